@@ -1,0 +1,1 @@
+"""Source builds (PEP 517): later issue."""

@@ -1,0 +1,1 @@
+"""The cache: root and versioned buckets (layout), atomic entries (entry)."""

@@ -1,0 +1,41 @@
+"""Atomic cache entries: readers never see a half-written file or directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a same-directory temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def persist_dir(source: Path, target: Path) -> Path:
+    """Move a finished directory into place; if another process won the race, keep theirs.
+
+    Entries are immutable and keyed by content, so the loser's copy is identical and is
+    simply discarded.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(source, target)
+    except OSError:
+        if target.is_dir():
+            shutil.rmtree(source, ignore_errors=True)
+        else:
+            raise
+    return target

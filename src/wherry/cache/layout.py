@@ -1,0 +1,82 @@
+"""The cache root and its versioned buckets.
+
+Root: `--cache-dir` > `WHERRY_CACHE_DIR` > `$XDG_CACHE_HOME/wherry` > `~/.cache/wherry`.
+`--no-cache` uses a temporary root deleted at exit, so every code path still goes through
+the cache and only its lifetime changes. Buckets carry a version so old and new wherry
+releases can share one root: a format change bumps the bucket name, never reuses it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+BUCKETS = {
+    "interpreters": "interpreters-v1",
+    "simple": "simple-v1",
+    "wheels": "wheels-v1",
+    "archives": "archives-v1",
+    "metadata": "metadata-v1",
+    "built": "built-v1",
+}
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("WHERRY_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return Path(xdg) / "wherry"
+    return Path.home() / ".cache" / "wherry"
+
+
+class Cache:
+    """A cache root. Create with `Cache.at(path)` or `Cache.temporary()`."""
+
+    def __init__(self, root: Path, *, temporary: bool = False) -> None:
+        self.root = root
+        self.temporary = temporary
+        self._initialised = False
+
+    @classmethod
+    def at(cls, root: Path | None) -> Cache:
+        return cls(Path(root) if root is not None else default_cache_dir())
+
+    @classmethod
+    def temporary(cls) -> Cache:
+        root = Path(tempfile.mkdtemp(prefix="wherry-cache-"))
+        atexit.register(shutil.rmtree, root, True)
+        return cls(root, temporary=True)
+
+    def _init(self) -> None:
+        if self._initialised:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        tag = self.root / "CACHEDIR.TAG"
+        if not tag.exists():
+            tag.write_text(
+                "Signature: 8a477f597d28d172789f06886806bc55\n"
+                "# This file is a cache directory tag created by wherry.\n"
+            )
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("*\n")
+        self._initialised = True
+
+    def bucket(self, name: str) -> Path:
+        """The directory of a bucket (`"archives"` → `<root>/archives-v1`), created on use."""
+        self._init()
+        path = self.root / BUCKETS[name]
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def tempdir(self, prefix: str = "tmp-") -> Path:
+        """A fresh directory on the cache's filesystem, so a rename into a bucket is atomic."""
+        self._init()
+        base = self.root / ".tmp"
+        base.mkdir(exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=base))

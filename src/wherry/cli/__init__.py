@@ -1,0 +1,1 @@
+"""The command line: argparse parsers, one module per command, and output."""

@@ -1,0 +1,59 @@
+"""`wherry pip install`: parse flags, run the use case, exit 0 or with an error."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from wherry.cli.context import Context
+from wherry.cli.options import add_index_options, add_python_options
+
+EXAMPLES = """\
+examples:
+  wherry pip install requests
+  wherry pip install -r requirements.txt --python .venv
+  wherry pip install 'flask>=3' --index-url http://127.0.0.1:8080/simple
+"""
+
+
+def register(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXAMPLES
+    parser.add_argument("packages", nargs="*", metavar="PACKAGE",
+                        help="requirements to install (PEP 508)")
+    parser.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE",
+                        type=Path, help="install from a requirements file (repeatable)")
+    parser.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE",
+                        type=Path, help="constrain versions with a constraints file")
+    parser.add_argument("--no-deps", action="store_true",
+                        help="install only the named packages, not their dependencies")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="resolve and print what would change, but change nothing")
+    parser.add_argument("-U", "--upgrade", action="store_true",
+                        help="allow upgrades of installed packages to the newest versions")
+    parser.add_argument("--link-mode", choices=["clone", "hardlink", "copy", "symlink"],
+                        help="how files get from the cache into the environment")
+    add_python_options(parser)
+    add_index_options(parser)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from wherry.commands.install import InstallOptions, install
+
+    options = InstallOptions(
+        requirements=list(args.packages),
+        requirement_files=list(args.requirement),
+        constraint_files=list(args.constraint),
+        python=args.python,
+        system=args.system,
+        break_system_packages=args.break_system_packages,
+        index_url=args.index_url,
+        extra_index_urls=list(args.extra_index_url),
+        find_links=list(args.find_links),
+        no_index=args.no_index,
+        no_deps=args.no_deps,
+        dry_run=args.dry_run,
+        upgrade=args.upgrade,
+        link_mode=args.link_mode,
+    )
+    install(options, ctx.cache, ctx.printer)
+    return 0

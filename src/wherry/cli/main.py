@@ -1,0 +1,124 @@
+"""The `wherry` command: global flags, the command tree, and lazy dispatch.
+
+Each command lives in its own module under `wherry.cli` with two functions:
+`register(subparsers)` adds its parser, and `run(args, ctx)` carries it out. Parsers are
+cheap to build, but a command's *implementation* is imported only when it runs, so
+`wherry --version` and the no-op install import nothing heavy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from wherry import __version__
+from wherry.errors import WherryError
+
+# (command path, module under wherry.cli, one-line help)
+TOP_COMMANDS = [
+    ("venv", "venv", "Create a virtual environment"),
+    ("cache", "cache", "Manage wherry's cache"),
+]
+PIP_COMMANDS = [
+    ("install", "install", "Install packages into an environment"),
+    ("uninstall", "uninstall", "Uninstall packages from an environment"),
+    ("list", "inspect", "List installed packages"),
+    ("freeze", "inspect", "List installed packages in requirements format"),
+]
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    """Options accepted by every command, before or after the command name."""
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS,
+        help="more output: -v for debug lines, -vv for trace lines (stderr)",
+    )
+    group.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+        help="print only results and errors",
+    )
+    group.add_argument(
+        "--cache-dir", metavar="DIR", default=argparse.SUPPRESS,
+        help="the cache directory (default: $WHERRY_CACHE_DIR, else ~/.cache/wherry)",
+    )
+    group.add_argument(
+        "--no-cache", action="store_true", default=argparse.SUPPRESS,
+        help="use a temporary cache, deleted when wherry exits",
+    )
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The top-level parser and the `pip` sub-parser (printed for a bare `wherry pip`)."""
+    parser = argparse.ArgumentParser(
+        prog="wherry",
+        description="A fast, correct, pip-compatible Python package installer and resolver.",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"wherry {__version__}")
+    add_global_options(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    pip = commands.add_parser(
+        "pip", help="Manage Python packages with a pip-compatible interface",
+        description="Manage Python packages with a pip-compatible interface.",
+        formatter_class=_Formatter,
+    )
+    pip_commands = pip.add_subparsers(dest="pip_command", metavar="COMMAND", title="commands")
+    for name, module, help_text in PIP_COMMANDS:
+        sub = pip_commands.add_parser(
+            name, help=help_text, description=help_text + ".", formatter_class=_Formatter
+        )
+        sub.set_defaults(_module=module, _command=name)
+        _register(module, name, sub)
+        add_global_options(sub)
+    for name, module, help_text in TOP_COMMANDS:
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text + ".", formatter_class=_Formatter
+        )
+        sub.set_defaults(_module=module, _command=name)
+        _register(module, name, sub)
+        add_global_options(sub)
+    return parser, pip
+
+
+def _register(module: str, name: str, parser: argparse.ArgumentParser) -> None:
+    mod = importlib.import_module(f"wherry.cli.{module}")
+    mod.register(name, parser)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, pip_parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        (pip_parser if args.command == "pip" else parser).print_help(sys.stderr)
+        return 2
+    from wherry.cli.context import Context
+
+    ctx = Context.from_args(args)
+    try:
+        module = importlib.import_module(f"wherry.cli.{args._module}")
+        code: int = module.run(args, ctx)
+        return code
+    except WherryError as exc:
+        sys.stderr.write(exc.render() + "\n")
+        if ctx.verbosity >= 2:
+            import traceback
+
+            traceback.print_exc()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

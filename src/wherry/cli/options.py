@@ -1,0 +1,43 @@
+"""Option groups shared by several commands, so each flag is spelled and explained once."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_python_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("python options")
+    group.add_argument(
+        "-p", "--python", metavar="PYTHON",
+        help="the interpreter or environment to act on: a path, a venv directory, or a "
+        "version request such as `3.12` (default: $VIRTUAL_ENV, then .venv)",
+    )
+    group.add_argument(
+        "--system", action="store_true",
+        help="act on the first Python found on PATH instead of a virtual environment",
+    )
+    group.add_argument(
+        "--break-system-packages", action="store_true",
+        help="allow modifying an EXTERNALLY-MANAGED (PEP 668) environment",
+    )
+
+
+def add_index_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("index options")
+    group.add_argument(
+        "-i", "--index-url", metavar="URL",
+        help="the package index (PEP 503/691 simple API); default from WHERRY_INDEX_URL, "
+        "wherry.toml, PIP_INDEX_URL, pip's config files, then pip's own default",
+    )
+    group.add_argument(
+        "--extra-index-url", metavar="URL", action="append", default=[],
+        help="another index, searched before --index-url (repeatable)",
+    )
+    group.add_argument(
+        "-f", "--find-links", metavar="LOCATION", action="append", default=[],
+        help="a directory or HTML page listing wheels (repeatable)",
+    )
+    group.add_argument(
+        "--no-index", action="store_true",
+        help="ignore every index; use only --find-links locations",
+    )

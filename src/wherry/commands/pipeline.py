@@ -1,0 +1,172 @@
+"""The steps of an install after the request is known: resolve, plan, prepare, apply.
+
+Kept apart from `install.py` so `sync` and `--seed` (and later builds) reuse the same
+steps, and so the no-op path (`install.py` answering "Audited") never imports the
+resolver, the HTTP client or the index layer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.version import Version
+
+from wherry.cache.layout import Cache
+from wherry.http.client import HttpClient
+from wherry.index.metadata import wheel_metadata
+from wherry.index.sources import IndexSources
+from wherry.install.site import InstalledDist
+from wherry.output import Printer, format_duration, log
+from wherry.platform.tags import compatible_tags
+from wherry.python.info import InterpreterInfo
+from wherry.requirements.parse import RequirementsSpec
+from wherry.resolve.candidates import Candidate
+from wherry.resolve.metadata import parse_core_metadata
+from wherry.resolve.provider import InstalledPreference
+from wherry.resolve.resolution import Resolution, resolve
+from wherry.settings import IndexSettings
+
+if TYPE_CHECKING:
+    from wherry.commands.install import Change, InstallOptions
+
+
+def _describe_indexes(settings: IndexSettings) -> str:
+    from wherry.http.urls import redact_url
+
+    places = [redact_url(u) for u in settings.index_urls] + list(settings.find_links)
+    if not places:
+        return "any configured location (--no-index and no --find-links)"
+    return ", ".join(places)
+
+
+def resolve_for(
+    env: InterpreterInfo,
+    spec: RequirementsSpec,
+    settings: IndexSettings,
+    cache: Cache,
+    installed: dict[str, list[InstalledDist]],
+    options: InstallOptions,
+) -> tuple[Resolution, HttpClient]:
+    """Resolve the request for `env`; the client is returned for the download step."""
+    client = HttpClient()
+    try:
+        sources = IndexSources(settings.index_urls, settings.find_links, client)
+        tags = compatible_tags(env)
+        preferences: dict[str, InstalledPreference] = {}
+        if not options.upgrade:
+            for name, dists in installed.items():
+                if len(dists) == 1:
+                    preference = _preference(dists[0])
+                    if preference is not None:
+                        preferences[name] = preference
+        resolution = resolve(
+            spec.requirements,
+            constraints=spec.constraints,
+            files_for=sources.files_for,
+            fetch_metadata=lambda file: wheel_metadata(file, client, cache),
+            tags=tags,
+            markers=env.markers,
+            python_version=Version(env.full_version),
+            installed=preferences,
+            no_deps=options.no_deps,
+            indexes_description=_describe_indexes(settings),
+        )
+    except BaseException:
+        client.close()
+        raise
+    log.debug("Tried %d versions while resolving", resolution.versions_tried)
+    return resolution, client
+
+
+def _preference(dist: InstalledDist) -> InstalledPreference | None:
+    try:
+        version = Version(dist.version)
+        data = (dist.path / "METADATA").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return InstalledPreference(version, parse_core_metadata(data))
+
+
+@dataclass
+class Plan:
+    """What to change: wheels to link in, distributions to take out, and what is kept."""
+
+    install: list[Candidate] = field(default_factory=list)
+    remove: list[InstalledDist] = field(default_factory=list)
+    keep: list[str] = field(default_factory=list)
+    requested: set[str] = field(default_factory=set)
+
+
+def plan_changes(
+    resolution: Resolution, installed: dict[str, list[InstalledDist]], requested: set[str]
+) -> Plan:
+    plan = Plan(requested=requested)
+    for name, pin in sorted(resolution.pins.items()):
+        present = installed.get(name, [])
+        if isinstance(pin, InstalledPreference) or (
+            len(present) == 1 and _same_version(present[0].version, pin.version)
+        ):
+            plan.keep.append(name)
+            continue
+        plan.install.append(pin)
+        plan.remove.extend(present)
+    return plan
+
+
+def _same_version(installed: str, wanted: Version) -> bool:
+    try:
+        return Version(installed) == wanted
+    except ValueError:
+        return False
+
+
+def execute_plan(
+    env: InterpreterInfo,
+    plan: Plan,
+    cache: Cache,
+    client: HttpClient,
+    printer: Printer,
+    options: InstallOptions,
+) -> list[Change]:
+    from wherry.commands.install import Change
+
+    changes = [Change(d.canonical_name, d.version, "-") for d in plan.remove]
+    changes += [Change(c.name, str(c.version), "+") for c in plan.install]
+    changes.sort(key=lambda c: (c.name, c.sign == "+"))
+    if options.dry_run:
+        if not plan.install and not plan.remove:
+            printer.summary("Would make no changes")
+        else:
+            printer.summary(f"Would install {len(plan.install)} packages")
+            for change in changes:
+                printer.summary(change.line())
+        return changes
+    if not plan.install and not plan.remove:
+        return []
+    from wherry.commands.apply import apply_plan
+    from wherry.commands.prepare import prepare_wheel
+
+    start = time.perf_counter()
+    archives = client.map(lambda c: prepare_wheel(c.wheel, cache, client), plan.install)
+    if plan.install:
+        printer.summary(
+            f"Prepared {len(plan.install)} package{'s' if len(plan.install) != 1 else ''} "
+            f"in {format_duration(time.perf_counter() - start)}"
+        )
+    start = time.perf_counter()
+    apply_plan(env, plan, list(zip(plan.install, archives, strict=True)), printer, options)
+    if plan.remove:
+        printer.summary(
+            f"Uninstalled {len(plan.remove)} package{'s' if len(plan.remove) != 1 else ''} "
+            f"in {format_duration(time.perf_counter() - start)}"
+        )
+    printer.summary(
+        f"Installed {len(plan.install)} package{'s' if len(plan.install) != 1 else ''} "
+        f"in {format_duration(time.perf_counter() - start)}"
+    )
+    for change in changes:
+        printer.summary(change.line())
+    return changes

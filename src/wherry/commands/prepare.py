@@ -1,0 +1,66 @@
+"""Getting each wheel to install into the unpacked-wheel cache: download, verify, unpack.
+
+A wheel is unpacked once into an immutable archive entry keyed by its sha256; installs
+then link from there. When the index tells us a wheel's sha256, a cache hit costs one
+`stat`. Files without a published hash (find-links directories) get a small pointer in
+the `wheels` bucket, keyed by URL and, for local files, by size and mtime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from wherry.cache.entry import write_atomic
+from wherry.cache.layout import Cache
+from wherry.http.client import HttpClient
+from wherry.index.models import DistFile
+from wherry.install.unpack import archive_path, unpack_wheel
+from wherry.output import log, trace
+
+
+def _pointer_path(file: DistFile, cache: Cache) -> Path:
+    key = file.url
+    parts = urlsplit(file.url)
+    if parts.scheme == "file":
+        try:
+            st = os.stat(unquote(parts.path))
+            key += f"|{st.st_size}|{st.st_mtime_ns}"
+        except OSError:
+            pass
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return cache.bucket("wheels") / f"{digest}.json"
+
+
+def cached_archive(file: DistFile, cache: Cache) -> Path | None:
+    """The unpacked archive for `file` if the cache already has it."""
+    sha256 = file.hashes.get("sha256")
+    if sha256 is None:
+        try:
+            sha256 = json.loads(_pointer_path(file, cache).read_bytes())["sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return archive_path(cache, str(sha256))
+
+
+def prepare_wheel(file: DistFile, cache: Cache, client: HttpClient) -> Path:
+    """The unpacked archive for `file`: from the cache, or downloaded, verified and unpacked."""
+    found = cached_archive(file, cache)
+    if found is not None:
+        trace("Found cached archive for %s", file.filename)
+        return found
+    work = cache.tempdir(prefix="download-")
+    try:
+        target = work / file.filename
+        log.debug("Downloading %s", file.filename)
+        sha256 = client.download(file.url, target, hashes=file.hashes)
+        archive = unpack_wheel(target, cache, sha256=sha256)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if "sha256" not in file.hashes:
+        write_atomic(_pointer_path(file, cache), json.dumps({"sha256": sha256}).encode())
+    return archive

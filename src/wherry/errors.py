@@ -1,0 +1,79 @@
+"""The error hierarchy: every failure a user can cause or meet is one of these.
+
+Each error carries what failed, why, and a hint, and renders as one short paragraph. The
+CLI catches `WherryError` at the top and prints it; anything else is a bug and gets a
+traceback only at `-vv`. Exit codes: 1 for a failure, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+
+class WherryError(Exception):
+    """A failure to report to the user as a short paragraph, never as a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def render(self) -> str:
+        text = f"error: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class UsageError(WherryError):
+    """The command line itself is wrong (a bad flag value, a malformed requirement)."""
+
+    exit_code = 2
+
+
+class InterpreterNotFound(WherryError):
+    """No Python interpreter or environment matched the request."""
+
+
+class InterpreterProbeError(WherryError):
+    """A Python interpreter was found but could not be queried."""
+
+
+class EnvironmentError_(WherryError):
+    """The target environment cannot be used (missing, not a venv, externally managed)."""
+
+
+class RequirementError(UsageError):
+    """A requirement or requirements file could not be parsed."""
+
+
+class IndexError_(WherryError):
+    """A package index or find-links location failed (HTTP error, bad page)."""
+
+
+class NetworkError(WherryError):
+    """A request could not be completed (connection refused, timeout, broken body)."""
+
+
+class ResolutionError(WherryError):
+    """No set of versions satisfies the requirements."""
+
+
+class NoCompatibleDistribution(WherryError):
+    """A version was chosen but no file for it can be installed on this platform."""
+
+
+class HashMismatch(WherryError):
+    """A downloaded file's digest differs from the one the index or user promised."""
+
+
+class WheelError(WherryError):
+    """A wheel file is corrupt, unsafe, or inconsistent with its name."""
+
+
+class InstallError(WherryError):
+    """Changing the environment failed; it has been rolled back."""
+
+
+class UninstallError(WherryError):
+    """Removing a distribution failed; it has been rolled back."""

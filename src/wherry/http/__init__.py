@@ -1,0 +1,1 @@
+"""HTTP: one pooled client used from a thread pool; caching policy."""

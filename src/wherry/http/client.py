@@ -1,0 +1,659 @@
+"""One pooled HTTP client for the whole run, used from a thread pool.
+
+Why it looks like this (reference/stack.md sections 0 and 3):
+
+* urllib3 with a `ThreadPoolExecutor` measured as fast as anything else that verifies TLS
+  against the system store, and it is what pip uses. It is imported on first use only, so
+  `import wherry.http.client` costs neither urllib3 nor `ssl` (the no-op install path).
+* One `ssl.SSLContext`, built lazily on the first HTTPS request from `--cert`, else
+  `SSL_CERT_FILE`/`SSL_CERT_DIR`, else the system store (never certifi alone: the egress
+  proxy's CA is only in the system bundle; never truststore on Linux: 50 ms per handshake).
+* Redirects are followed here, not by urllib3, so the final URL is known (relative links
+  on a simple page resolve against it) and credentials are never sent to another origin.
+* Retries with exponential backoff and jitter on connection errors, timeouts, 408/429/5xx
+  and truncated bodies, like uv (`WHERRY_HTTP_RETRIES`, `WHERRY_HTTP_TIMEOUT`).
+* `file://` URLs go through the same calls, so file indexes and find-links need no
+  special cases above this layer (a missing file answers like a 404).
+
+Seams for later work: `_auth_headers` (netrc, keyring, per-realm credentials),
+`_make_pool` (proxies, `--allow-insecure-host`), and `get` is the single place where an
+RFC 9111 cache layer (hishel's sans-IO core) will wrap requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import contextlib
+import hashlib
+import os
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+from wherry import __version__
+from wherry.errors import HashMismatch, IndexError_, NetworkError, UsageError
+from wherry.output import log, trace
+
+if TYPE_CHECKING:
+    import ssl
+
+    import urllib3
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+USER_AGENT = f"wherry/{__version__}"
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504}) | frozenset(range(505, 600))
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
+CONNECT_TIMEOUT = 10.0
+CHUNK = 256 * 1024
+_REASONS = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 408: "Request Timeout", 410: "Gone",
+    416: "Range Not Satisfiable", 429: "Too Many Requests", 500: "Internal Server Error",
+    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+}
+
+_worker = threading.local()
+
+
+@dataclass
+class Response:
+    """A finished response: the final URL after redirects, status, lower-cased headers, body."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased (`text/html`)."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+class HttpStatusError(IndexError_):
+    """An HTTP status the caller did not allow; keeps the status and the redacted URL."""
+
+    def __init__(self, url: str, status: int, *, hint: str | None = None) -> None:
+        reason = _REASONS.get(status, "")
+        text = f"HTTP {status} {reason}".rstrip()
+        super().__init__(f"Request for {redact(url)} failed: {text}",
+                         hint=hint or status_hint(status))
+        self.url = url
+        self.status = status
+
+
+def status_hint(status: int) -> str:
+    """A sentence telling the user what a failing status usually means."""
+    if status in (401, 403):
+        return ("the server refused the request: credentials are missing or wrong "
+                "(put them in the index URL as user:password@)")
+    if status in (404, 410):
+        return "check the URL (and the index URL it was built from)"
+    if status == 429:
+        return "the server is rate-limiting requests; try again later"
+    if status >= 500 or status == 408:
+        return "the server failed even after retries; try again later"
+    return "the server answered with an unexpected status"
+
+
+def redact(url: str) -> str:
+    """`https://user:secret@host/x` → `https://user:****@host/x`; a lone token → `****@`."""
+    scheme_end = url.find("://")
+    if scheme_end < 0:
+        return url
+    start = scheme_end + 3
+    end = len(url)
+    for sep in "/?#":
+        pos = url.find(sep, start)
+        if pos >= 0:
+            end = min(end, pos)
+    at = url.rfind("@", start, end)
+    if at < 0:
+        return url
+    userinfo = url[start:at]
+    user, has_password, _ = userinfo.partition(":")
+    shown = f"{user}:****" if has_password else "****"
+    return url[:start] + shown + url[at:]
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """The URL without userinfo, and the Basic `Authorization` value it carried (if any)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    bare = urlunsplit((parts.scheme, hostport, parts.path, parts.query, ""))
+    return bare, f"Basic {token}"
+
+
+def _userinfo(url: str) -> str:
+    netloc = urlsplit(url).netloc
+    return netloc.rpartition("@")[0] if "@" in netloc else ""
+
+
+def _with_userinfo(url: str, userinfo: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query,
+                       parts.fragment))
+
+
+def file_url_to_path(url: str) -> Path:
+    """The local path of a `file://` URL (`file:///tmp/x` and `file://localhost/tmp/x`)."""
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise IndexError_(f"Cannot read {url}: file URLs with a host are not supported",
+                          hint="use file:///absolute/path")
+    path = unquote(parts.path)
+    if os.name == "nt" and len(path) >= 3 and path[0] == "/" and path[2] == ":":
+        path = path[1:]
+    return Path(path)
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise UsageError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def _hashers(hashes: Mapping[str, str]) -> dict[str, Any]:
+    """One hashlib object per algorithm: sha256 always, plus each known one in `hashes`."""
+    found: dict[str, Any] = {"sha256": hashlib.sha256()}
+    for name in hashes:
+        algo = name.lower()
+        if algo not in found and algo in hashlib.algorithms_available:
+            found[algo] = hashlib.new(algo)
+    return found
+
+
+def check_hashes(filename: str, expected: Mapping[str, str], actual: Mapping[str, str]) -> None:
+    """Raise `HashMismatch` when a digest in `expected` differs from the computed one."""
+    for name, want in expected.items():
+        got = actual.get(name.lower())
+        if got is not None and got != want.lower():
+            raise HashMismatch(
+                f"Hash mismatch for {filename}:\n    expected {name}:{want.lower()}\n"
+                f"    actual   {name}:{got}",
+                hint="the file changed on the server or was damaged in transit; if the "
+                     "expected hash comes from a requirements file, check that it is current",
+            )
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way worth retrying."""
+
+    def __init__(self, url: str, reason: str, *, status: int | None = None,
+                 after: float | None = None) -> None:
+        super().__init__(reason)
+        self.url = url
+        self.reason = reason
+        self.status = status
+        self.after = after
+
+
+class HttpClient:
+    """The run's HTTP client: a urllib3 pool, a TLS context, retries and a thread pool.
+
+    Thread-safe; create one per run and `close()` it (or use it as a context manager).
+    """
+
+    backoff = 0.5  # seconds before the first retry; doubled each time, with jitter
+    backoff_cap = 10.0
+
+    def __init__(self, *, timeout: float = 30.0, retries: int = 3, max_workers: int = 50,
+                 cert: str | None = None) -> None:
+        self.timeout = _env_number("WHERRY_HTTP_TIMEOUT", timeout)
+        self.retries = int(_env_number("WHERRY_HTTP_RETRIES", retries))
+        self.max_workers = max_workers
+        self.cert = cert
+        self._lock = threading.Lock()
+        self._pool: urllib3.PoolManager | None = None
+        self._timeout_obj: urllib3.Timeout | None = None
+        self._tls_ready = False
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._no_ranges: set[tuple[str, str, int | None]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the thread pool (queued work is cancelled) and close pooled connections."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+            pool, self._pool = self._pool, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.clear()
+
+    def _make_pool(self) -> urllib3.PoolManager:
+        import urllib3
+
+        self._timeout_obj = urllib3.Timeout(connect=min(CONNECT_TIMEOUT, self.timeout),
+                                            read=self.timeout)
+        # One connection per worker and host, so parallel requests to one index reuse
+        # keep-alive connections instead of opening and dropping new ones.
+        return urllib3.PoolManager(num_pools=32, maxsize=max(self.max_workers, 1),
+                                   block=False)
+
+    def _get_pool(self, https: bool) -> urllib3.PoolManager:
+        pool = self._pool
+        if pool is None or (https and not self._tls_ready):
+            with self._lock:
+                if self._pool is None:
+                    self._pool = self._make_pool()
+                pool = self._pool
+                if https and not self._tls_ready:
+                    # Before the first HTTPS pool exists, so every HTTPS pool shares it.
+                    pool.connection_pool_kw["ssl_context"] = self._ssl_context()
+                    self._tls_ready = True
+        return pool
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        import ssl
+
+        started = time.perf_counter()
+        cafile = self.cert or os.environ.get("SSL_CERT_FILE") or None
+        capath = None if self.cert else (os.environ.get("SSL_CERT_DIR") or None)
+        try:
+            if cafile or capath:
+                context = ssl.create_default_context(cafile=cafile, capath=capath)
+            else:
+                context = ssl.create_default_context()
+        except (OSError, ssl.SSLError) as exc:
+            source = "--cert" if self.cert else "SSL_CERT_FILE/SSL_CERT_DIR"
+            raise NetworkError(f"Cannot load CA certificates from {cafile or capath}: {exc}",
+                               hint=f"check the file named by {source}") from None
+        trace("Built TLS context in %.1f ms", (time.perf_counter() - started) * 1000)
+        return context
+
+    # -- thread pool ---------------------------------------------------------------------
+
+    def _get_executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        executor = self._executor
+        if executor is None:
+            with self._lock:
+                if self._executor is None:
+                    self._executor = concurrent.futures.ThreadPoolExecutor(
+                        max_workers=max(self.max_workers, 1), thread_name_prefix="wherry-http",
+                        initializer=_mark_worker)
+                executor = self._executor
+        return executor
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """Run `fn(*args)` on the shared pool (inline when already on it: no deadlock)."""
+        if getattr(_worker, "active", False):
+            future: concurrent.futures.Future[T] = concurrent.futures.Future()
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to whoever reads the future
+                future.set_exception(exc)
+            return future
+        return self._get_executor().submit(fn, *args)
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """`[fn(x) for x in items]` on the shared pool; results in input order.
+
+        On failure the work not yet started is cancelled, running work is waited for, and
+        the exception of the earliest failed item (in input order) is raised. Called from
+        a pool thread it runs inline, so nested use cannot starve the pool.
+        """
+        items = list(items)
+        if len(items) <= 1 or getattr(_worker, "active", False):
+            return [fn(item) for item in items]
+        executor = self._get_executor()
+        futures = [executor.submit(fn, item) for item in items]
+        done, pending = concurrent.futures.wait(
+            futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        if pending and any(f.exception() is not None for f in done):
+            for future in pending:
+                future.cancel()
+            concurrent.futures.wait(pending)
+        for future in futures:
+            if not future.cancelled() and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+        return [future.result() for future in futures]
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _auth_headers(self, url: str) -> tuple[str, dict[str, str]]:
+        """The URL to send (userinfo removed) and the credentials headers for it."""
+        bare, authorization = _split_credentials(url)
+        return bare, ({"Authorization": authorization} if authorization else {})
+
+    def _open(self, method: str, url: str, headers: Mapping[str, str] | None,
+              ) -> tuple[str, urllib3.BaseHTTPResponse]:
+        """Send one request, following redirects; the final URL and the unread response."""
+        import urllib3
+
+        current = url
+        base_origin = _origin(url)
+        userinfo = _userinfo(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            target, auth = self._auth_headers(current)
+            send = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"}
+            if headers:
+                send.update(headers)
+            if _origin(current) != base_origin:
+                # Credentials are never forwarded to another origin.
+                send = {k: v for k, v in send.items() if k.lower() != "authorization"}
+            send.update(auth)
+            pool = self._get_pool(target.startswith("https:"))
+            try:
+                response = pool.urlopen(method, target, headers=send, redirect=False,
+                                        retries=False, preload_content=False,
+                                        timeout=self._timeout_obj)
+            except urllib3.exceptions.SSLError as exc:
+                raise NetworkError(
+                    f"TLS failure talking to {redact(current)}: {_cause(exc)}",
+                    hint="if a proxy intercepts TLS, point --cert or SSL_CERT_FILE at its CA "
+                         "bundle") from None
+            except urllib3.exceptions.LocationParseError as exc:
+                raise IndexError_(f"Invalid URL {redact(current)}: {exc}") from None
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise _Retry(current, _cause(exc)) from None
+            location = response.headers.get("location")
+            if response.status in REDIRECT_STATUSES and location:
+                response.drain_conn()
+                response.release_conn()
+                following = urljoin(current, location)
+                if userinfo and _origin(following) == base_origin and not _userinfo(following):
+                    following = _with_userinfo(following, userinfo)
+                trace("Redirected from %s to %s", redact(current), redact(following))
+                current = following
+                continue
+            return current, response
+        raise IndexError_(f"Too many redirects fetching {redact(url)}",
+                          hint=f"more than {MAX_REDIRECTS} redirects; the server is "
+                               "misconfigured")
+
+    def _retrying(self, url: str, attempt: Callable[[], T]) -> T:
+        """Run `attempt` until it stops raising `_Retry`, sleeping with backoff between."""
+        for number in range(self.retries + 1):
+            try:
+                return attempt()
+            except _Retry as retry:
+                if number >= self.retries:
+                    self._give_up(url, retry)
+                delay = min(self.backoff_cap, self.backoff * (2 ** number))
+                delay *= 0.5 + random.random() / 2
+                if retry.after is not None:
+                    delay = max(delay, min(retry.after, self.backoff_cap))
+                log.debug("Retrying %s in %.2fs after %s (%d of %d)", redact(url), delay,
+                          retry.reason, number + 1, self.retries)
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _give_up(self, url: str, retry: _Retry) -> NoReturn:
+        tries = f"{self.retries + 1} attempt{'s' if self.retries else ''}"
+        if retry.status is not None:
+            raise HttpStatusError(retry.url, retry.status,
+                                  hint=f"{status_hint(retry.status)} ({tries} made)")
+        raise NetworkError(f"Request for {redact(url)} failed: {retry.reason}",
+                           hint=f"gave up after {tries}; check the network or the index URL, "
+                                "or raise WHERRY_HTTP_TIMEOUT / WHERRY_HTTP_RETRIES")
+
+    @staticmethod
+    def _retry_status(final: str, response: urllib3.BaseHTTPResponse) -> _Retry:
+        after: float | None = None
+        value = response.headers.get("retry-after")
+        if value and value.strip().isdigit():
+            after = float(value.strip())
+        response.drain_conn()
+        response.release_conn()
+        return _Retry(final, f"HTTP {response.status}", status=response.status, after=after)
+
+    def _fetch(self, method: str, url: str, headers: Mapping[str, str] | None,
+               allow_status: Collection[int]) -> Response:
+        def attempt() -> Response:
+            final, response = self._open(method, url, headers)
+            if response.status in RETRY_STATUSES and response.status not in allow_status:
+                raise self._retry_status(final, response)
+            try:
+                body = b"" if method == "HEAD" else response.read(decode_content=True)
+            except Exception as exc:
+                response.close()
+                raise _Retry(final, f"broken response body ({_cause(exc)})") from None
+            finally:
+                response.release_conn()
+            return Response(final, response.status, _headers(response), body)
+
+        started = time.perf_counter()
+        result = self._retrying(url, attempt)
+        trace("%s %s -> %d (%d bytes, %.1f ms)", method, redact(result.url), result.status,
+              len(result.body), (time.perf_counter() - started) * 1000)
+        if result.status not in allow_status:
+            raise HttpStatusError(result.url, result.status)
+        return result
+
+    def get(self, url: str, *, headers: Mapping[str, str] | None = None,
+            allow_status: Collection[int] = (200,)) -> Response:
+        """GET `url` (http, https or file). Raises `NetworkError` when no response came
+        after the retries, `HttpStatusError` (an `IndexError_`) for a status not allowed.
+
+        A `file://` URL answers 200 with the file's bytes, or 404 if it does not exist;
+        a directory is an error.
+        """
+        if url.startswith("file:"):
+            return self._get_file(url, allow_status)
+        return self._fetch("GET", url, headers, allow_status)
+
+    def head(self, url: str, *, headers: Mapping[str, str] | None = None,
+             allow_status: Collection[int] = (200,)) -> Response:
+        """HEAD `url` with `Accept-Encoding: identity` (so `Content-Length` is the size)."""
+        if url.startswith("file:"):
+            path = file_url_to_path(url)
+            response = self._get_file(url, allow_status, read=False)
+            if response.status == 200:
+                response.headers["content-length"] = str(path.stat().st_size)
+            return response
+        send = {"Accept-Encoding": "identity", **(headers or {})}
+        return self._fetch("HEAD", url, send, allow_status)
+
+    def supports_ranges(self, url: str) -> bool:
+        """False once a server on this URL's origin answered a range request with 200."""
+        return _origin(url) not in self._no_ranges
+
+    def get_range(self, url: str, start: int, end: int | None) -> Response | None:
+        """GET bytes `[start, end)` of `url` (206), or the last `-start` bytes when `start`
+        is negative and `end` is None. None when the server ignores ranges (it answered
+        200); the origin is then remembered and later calls return None at once.
+        """
+        if start < 0 and end is not None:
+            raise ValueError("a suffix range (negative start) takes end=None")
+        if end is not None and end <= start:
+            raise ValueError(f"empty range [{start}, {end})")
+        if url.startswith("file:"):
+            return self._range_file(url, start, end)
+        origin = _origin(url)
+        if origin in self._no_ranges:
+            return None
+        spec = f"bytes={start}" if start < 0 else f"bytes={start}-{'' if end is None else end - 1}"
+        send = {"Range": spec, "Accept-Encoding": "identity"}
+
+        def attempt() -> Response | None:
+            final, response = self._open("GET", url, send)
+            if response.status == 200:
+                # Not reading the body: dropping the connection stops the transfer.
+                response.close()
+                response.release_conn()
+                return None
+            if response.status in RETRY_STATUSES:
+                raise self._retry_status(final, response)
+            try:
+                body = response.read(decode_content=False) if response.status == 206 else b""
+            except Exception as exc:
+                response.close()
+                raise _Retry(final, f"broken response body ({_cause(exc)})") from None
+            finally:
+                response.release_conn()
+            if response.status != 206:
+                raise HttpStatusError(final, response.status)
+            return Response(final, response.status, _headers(response), body)
+
+        result = self._retrying(url, attempt)
+        if result is None:
+            log.debug("%s://%s ignores range requests; not asking it again", *origin[:2])
+            self._no_ranges.add(origin)
+            return None
+        trace("GET %s %s -> 206 (%d bytes)", redact(url), spec, len(result.body))
+        return result
+
+    def download(self, url: str, dest: Path, *, hashes: Mapping[str, str]) -> str:
+        """Stream `url` into `dest` (via a temporary file beside it and a rename), checking
+        every known algorithm in `hashes`; returns the sha256 hex digest.
+        """
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if url.startswith("file:"):
+            return self._download_file(url, dest, hashes)
+
+        def attempt() -> tuple[str, dict[str, str]]:
+            final, response = self._open("GET", url, {"Accept-Encoding": "identity"})
+            if response.status in RETRY_STATUSES:
+                raise self._retry_status(final, response)
+            if response.status != 200:
+                response.drain_conn()
+                response.release_conn()
+                raise HttpStatusError(final, response.status)
+            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+            hashers = _hashers(hashes)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    try:
+                        for chunk in response.stream(CHUNK, decode_content=True):
+                            for hasher in hashers.values():
+                                hasher.update(chunk)
+                            out.write(chunk)
+                    except Exception as exc:
+                        response.close()
+                        raise _Retry(final, f"broken response body ({_cause(exc)})") from None
+                    finally:
+                        response.release_conn()
+                return tmp, {name: h.hexdigest() for name, h in hashers.items()}
+            except BaseException:
+                _unlink(tmp)
+                raise
+
+        started = time.perf_counter()
+        tmp, digests = self._retrying(url, attempt)
+        try:
+            check_hashes(dest.name, hashes, digests)
+            os.replace(tmp, dest)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        log.debug("Downloaded %s (%d bytes) in %.0f ms", redact(url), dest.stat().st_size,
+                  (time.perf_counter() - started) * 1000)
+        return digests["sha256"]
+
+    # -- file:// -------------------------------------------------------------------------
+
+    def _get_file(self, url: str, allow_status: Collection[int], *, read: bool = True,
+                  ) -> Response:
+        path = file_url_to_path(url)
+        if path.is_dir():
+            raise IndexError_(f"Cannot read {url}: it is a directory",
+                              hint="a file index needs <project>/index.html pages")
+        try:
+            body = path.read_bytes() if read else b""
+        except FileNotFoundError:
+            if 404 in allow_status:
+                return Response(url, 404, {}, b"")
+            raise HttpStatusError(url, 404, hint=f"{path} does not exist") from None
+        except OSError as exc:
+            raise IndexError_(f"Cannot read {path}: {exc.strerror or exc}") from None
+        suffix = path.suffix.lower()
+        kind = {".html": "text/html", ".htm": "text/html", ".json": "application/json"}
+        headers = {"content-type": kind.get(suffix, "application/octet-stream"),
+                   "content-length": str(len(body))}
+        return Response(url, 200, headers, body)
+
+    def _range_file(self, url: str, start: int, end: int | None) -> Response:
+        path = file_url_to_path(url)
+        try:
+            with path.open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                first = max(size + start, 0) if start < 0 else start
+                last = size if end is None else min(end, size)
+                handle.seek(first)
+                body = handle.read(max(last - first, 0))
+        except OSError as exc:
+            raise IndexError_(f"Cannot read {path}: {exc.strerror or exc}") from None
+        content_range = f"bytes {first}-{first + len(body) - 1}/{size}"
+        return Response(url, 206, {"content-range": content_range}, body)
+
+    def _download_file(self, url: str, dest: Path, hashes: Mapping[str, str]) -> str:
+        source = file_url_to_path(url)
+        hashers = _hashers(hashes)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                try:
+                    handle = source.open("rb")
+                except FileNotFoundError:
+                    raise HttpStatusError(url, 404, hint=f"{source} does not exist") from None
+                with handle:
+                    while chunk := handle.read(CHUNK):
+                        for hasher in hashers.values():
+                            hasher.update(chunk)
+                        out.write(chunk)
+            digests: dict[str, str] = {name: h.hexdigest() for name, h in hashers.items()}
+            check_hashes(dest.name, hashes, digests)
+            os.replace(tmp, dest)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        return digests["sha256"]
+
+
+def _mark_worker() -> None:
+    _worker.active = True
+
+
+def _headers(response: urllib3.BaseHTTPResponse) -> dict[str, str]:
+    return {key.lower(): response.headers[key] for key in response.headers}
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost useful text of a urllib3 error (its `reason`, else its message)."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, BaseException):
+        return _cause(reason)
+    text = str(exc) or type(exc).__name__
+    return text.split(": ", 1)[-1] if text.startswith("<") else text
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)

@@ -1,0 +1,1 @@
+"""Indexes: simple API pages, find-links, wheel metadata, several indexes at once."""

@@ -1,0 +1,180 @@
+"""Where a project's files come from: the indexes in priority order plus find-links.
+
+The default strategy is uv's `first-index`: only the first index that knows a project is
+used (a dependency-confusion defence), where "knows" means its project page did not answer
+404; any other failure stops the search rather than silently falling through to the next
+index. Find-links files are always added. `unsafe-best-match` (pip's behaviour) and
+`unsafe-first-match` return the files of every index that knows the project, in priority
+order, each `DistFile` naming its index so the resolver can prefer the first.
+
+Each project is looked up once per process. Lookups are memoised and thread-safe: the
+thread that asks first fetches, in its own thread, and later askers wait for it, so a
+prefetch queued on the pool can never deadlock a caller. This class is also the seam for
+the simple-page cache (`_fetch_project_page`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from wherry.errors import IndexError_, UsageError
+from wherry.http.client import HttpClient, redact
+from wherry.index.find_links import find_links_files
+from wherry.index.models import DistFile
+from wherry.index.simple import ACCEPT, filename_matches, normalize_name, parse_page
+from wherry.output import log
+
+STRATEGIES = ("first-index", "unsafe-first-match", "unsafe-best-match")
+
+
+def project_url(index_url: str, name: str) -> str:
+    """`<index>/<normalised name>/` (PEP 503)."""
+    return f"{index_url.rstrip('/')}/{normalize_name(name)}/"
+
+
+def as_index_url(location: str) -> str:
+    """An index URL as given, or the `file://` URL of a local directory path."""
+    scheme = urlsplit(location).scheme
+    if scheme and len(scheme) > 1:
+        return location
+    return Path(location).expanduser().absolute().as_uri()
+
+
+@dataclass
+class _Lookup:
+    done: threading.Event = field(default_factory=threading.Event)
+    files: list[DistFile] = field(default_factory=list)
+    error: BaseException | None = None
+    asked: list[tuple[str, int | None]] = field(default_factory=list)  # (index, files or None)
+    found_in: str | None = None
+
+
+class IndexSources:
+    """The indexes (`index_urls` in priority order) and find-links of one run."""
+
+    def __init__(self, index_urls: Sequence[str], find_links: Sequence[str],
+                 client: HttpClient, *, strategy: str = "first-index") -> None:
+        if strategy not in STRATEGIES:
+            raise UsageError(f"Unknown index strategy {strategy!r}",
+                             hint=f"choose one of {', '.join(STRATEGIES)}")
+        self.index_urls = [as_index_url(url) for url in index_urls]
+        self.find_links = list(find_links)
+        self.client = client
+        self.strategy = strategy
+        self._lock = threading.Lock()
+        self._lookups: dict[str, _Lookup] = {}
+        self._find_links_lock = threading.Lock()
+        self._find_links_files: list[DistFile] | None = None
+
+    def files_for(self, name: str) -> list[DistFile]:
+        """Every file offered for project `name` (empty when nobody knows it)."""
+        key = normalize_name(name)
+        with self._lock:
+            lookup = self._lookups.get(key)
+            owner = lookup is None
+            if lookup is None:
+                lookup = self._lookups[key] = _Lookup()
+        if owner:
+            try:
+                lookup.files = self._lookup(key, lookup)
+            except Exception as exc:
+                lookup.error = exc
+            except BaseException:
+                with self._lock:  # interrupted: let the next caller start over
+                    self._lookups.pop(key, None)
+                lookup.error = IndexError_(f"Lookup of {name} was interrupted")
+                raise
+            finally:
+                lookup.done.set()
+        else:
+            lookup.done.wait()
+        if lookup.error is not None:
+            raise lookup.error
+        return list(lookup.files)
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Start looking up `names` in the background on the client's pool."""
+        for name in names:
+            key = normalize_name(name)
+            with self._lock:
+                if key in self._lookups:
+                    continue
+            self.client.submit(self._prefetch_one, key)
+
+    def _prefetch_one(self, name: str) -> None:
+        # An error is kept in the lookup and raised to the caller who needs the files.
+        with contextlib.suppress(Exception):
+            self.files_for(name)
+
+    def index_for(self, name: str) -> str | None:
+        """The index whose files `files_for(name)` returned (first-index), if any."""
+        lookup = self._lookups.get(normalize_name(name))
+        return lookup.found_in if lookup is not None else None
+
+    def unknown_reason(self, name: str) -> str:
+        """Which locations were asked about `name`, for a "not found" message."""
+        key = normalize_name(name)
+        lookup = self._lookups.get(key)
+        places: list[str] = []
+        if lookup is not None and lookup.done.is_set():
+            for index_url, count in lookup.asked:
+                outcome = "not found" if count is None else f"{count} files, none usable"
+                places.append(f"{redact(project_url(index_url, key))} ({outcome})")
+        else:
+            places.extend(redact(project_url(url, key)) for url in self.index_urls)
+        if self.find_links:
+            places.append("find-links " + ", ".join(redact(f) for f in self.find_links))
+        if not places:
+            return (f"{name} was not looked up anywhere: no index is configured "
+                    "(--no-index) and no --find-links was given")
+        return f"{name} was not found in " + "; ".join(places)
+
+    # -- fetching ------------------------------------------------------------------------
+
+    def _lookup(self, name: str, lookup: _Lookup) -> list[DistFile]:
+        files: list[DistFile] = []
+        for index_url in self.index_urls:
+            page = self._fetch_project_page(index_url, name)
+            lookup.asked.append((index_url, None if page is None else len(page)))
+            if page is None:
+                continue
+            files.extend(page)
+            if lookup.found_in is None:
+                lookup.found_in = index_url
+            if self.strategy == "first-index":
+                break
+        if self.find_links:
+            files.extend(f for f in self._all_find_links() if filename_matches(f.filename, name))
+        return files
+
+    def _fetch_project_page(self, index_url: str, name: str) -> list[DistFile] | None:
+        """The files on `name`'s page of one index; None when the index answers 404."""
+        url = project_url(index_url, name)
+        if url.startswith("file:"):
+            url += "index.html"
+        started = time.perf_counter()
+        response = self.client.get(url, headers={"Accept": ACCEPT}, allow_status=(200, 404))
+        if response.status == 404:
+            log.debug("No project page for %s on %s", name, redact(index_url))
+            return None
+        files = parse_page(response.body, response.content_type, response.url, index_url)
+        log.debug("Found %d files for %s on %s in %.0f ms", len(files), name,
+                  redact(index_url), (time.perf_counter() - started) * 1000)
+        return files
+
+    def _all_find_links(self) -> list[DistFile]:
+        # Sequential on purpose: fanning out to the pool while holding the lock could
+        # deadlock against pool threads waiting for it. There is rarely more than one.
+        with self._find_links_lock:
+            if self._find_links_files is None:
+                self._find_links_files = [
+                    f for location in self.find_links
+                    for f in find_links_files(location, self.client)
+                ]
+            return self._find_links_files

@@ -1,0 +1,1 @@
+"""Installing: installed distributions, wheel unpack, link modes, PEP 427, transactions."""

@@ -1,0 +1,176 @@
+"""Link modes: how files get from the unpacked-wheel cache into an environment.
+
+Installing is mostly putting files in place, so the cheapest way to do that decides the
+install time: a hard link (or a copy-on-write clone) costs one system call per file and no
+data copy, which is where uv's speed comes from. When the cache is on another filesystem
+neither works, so each mode falls back to the next one (clone → hardlink → copy), warning
+once per process when it has to copy.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterable
+from typing import Literal, Union
+
+from wherry.output import log, trace
+
+LinkMode = Literal["clone", "hardlink", "copy", "symlink"]
+DEFAULT_LINK_MODE: LinkMode = "hardlink"
+LINK_MODES: tuple[LinkMode, ...] = ("clone", "hardlink", "copy", "symlink")
+
+StrPath = Union[str, "os.PathLike[str]"]
+
+# linux/fs.h: _IOW(0x94, 9, int)
+_FICLONE = 0x40049409
+# Errors meaning "this filesystem pair cannot do that", as opposed to a real failure.
+_CLONE_UNSUPPORTED = frozenset(
+    {errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL, errno.ENOSYS, errno.EPERM,
+     errno.EBADF}
+)
+_LINK_UNSUPPORTED = frozenset({errno.EXDEV, errno.EPERM, errno.EACCES, errno.ENOTSUP})
+
+_warned_copy = False
+
+
+def _warn_copy_fallback(reason: str) -> None:
+    global _warned_copy
+    if not _warned_copy:
+        _warned_copy = True
+        log.warning(
+            "Failed to hardlink files; falling back to full copy. This may lead to degraded "
+            "performance (%s). If the cache and target directories are on different "
+            "filesystems, hardlinking may not be supported; use `--link-mode=copy` to "
+            "suppress this warning.",
+            reason,
+        )
+
+
+def _replace_existing(
+    destination: StrPath, on_exists: Callable[[StrPath], None] | None
+) -> None:
+    """Get an existing destination out of the way, via the caller's hook if there is one."""
+    if on_exists is not None:
+        on_exists(destination)
+        if not os.path.lexists(destination):
+            return
+    if os.path.isdir(destination) and not os.path.islink(destination):
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not replacing it", destination)
+    os.unlink(destination)
+
+
+def _ensure_parent(destination: StrPath) -> None:
+    os.makedirs(os.path.dirname(os.fspath(destination)), exist_ok=True)
+
+
+def _copy(source: StrPath, destination: StrPath) -> None:
+    shutil.copyfile(source, destination)
+    shutil.copymode(source, destination)
+
+
+def _clone(source: StrPath, destination: StrPath) -> None:
+    """Copy-on-write clone with FICLONE; raises OSError with the ioctl's errno on failure."""
+    import fcntl
+
+    with open(source, "rb") as src:
+        fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fcntl.ioctl(fd, _FICLONE, src.fileno())
+            os.fchmod(fd, os.fstat(src.fileno()).st_mode & 0o7777)
+        except BaseException:
+            os.close(fd)
+            os.unlink(destination)
+            raise
+        os.close(fd)
+
+
+def _place(
+    mode: LinkMode,
+    source: StrPath,
+    destination: StrPath,
+    on_exists: Callable[[StrPath], None] | None,
+) -> None:
+    """One file in `mode`, creating parents and replacing an existing destination."""
+    if mode == "hardlink":
+        operation: Callable[[StrPath, StrPath], None] = os.link
+    elif mode == "copy":
+        operation = _copy_exclusive
+    elif mode == "symlink":
+        operation = _symlink
+    else:
+        operation = _clone
+    for attempt in range(3):
+        try:
+            operation(source, destination)
+            return
+        except FileExistsError:
+            if attempt == 2:
+                raise
+            _replace_existing(destination, on_exists)
+        except FileNotFoundError:
+            if attempt == 2 or not os.path.lexists(source):
+                raise
+            _ensure_parent(destination)
+
+
+def _copy_exclusive(source: StrPath, destination: StrPath) -> None:
+    # O_EXCL so an existing destination goes through the same replace path as links.
+    fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    try:
+        _copy(source, destination)
+    except BaseException:
+        os.unlink(destination)
+        raise
+
+
+def _symlink(source: StrPath, destination: StrPath) -> None:
+    os.symlink(os.path.abspath(source), destination)
+
+
+def link_tree(
+    files: Iterable[tuple[StrPath, StrPath]],
+    mode: LinkMode,
+    *,
+    on_exists: Callable[[StrPath], None] | None = None,
+    created: list[StrPath] | None = None,
+) -> LinkMode:
+    """Place each `(source, destination)` file using `mode`; returns the mode really used.
+
+    Parent directories are created as needed. An existing destination is replaced; if
+    `on_exists` is given it is called first (a transaction moves the file aside there).
+    Each destination is appended to `created` once it exists, so a caller can undo a
+    partial run. `clone` falls back to `hardlink` and `hardlink` to `copy` when the
+    filesystems cannot do it (the fallback sticks for the remaining files).
+    """
+    current: LinkMode = mode
+    if current == "clone" and not sys.platform.startswith("linux"):
+        current = "hardlink"
+    for source, destination in files:
+        while True:
+            try:
+                _place(current, source, destination, on_exists)
+                break
+            except OSError as error:
+                if current == "hardlink" and error.errno == errno.EMLINK:
+                    # Too many links to this one inode: copy just this file.
+                    _place("copy", source, destination, on_exists)
+                    break
+                current = _fallback(current, error, destination)
+        if created is not None:
+            created.append(destination)
+    return current
+
+
+def _fallback(mode: LinkMode, error: OSError, destination: StrPath) -> LinkMode:
+    """The next mode to try after `error`, or re-raise it when it is a real failure."""
+    if mode == "clone" and error.errno in _CLONE_UNSUPPORTED:
+        trace("Cloning is not supported here (%s); using hardlinks", error.strerror)
+        return "hardlink"
+    if mode == "hardlink" and error.errno in _LINK_UNSUPPORTED:
+        _warn_copy_fallback(f"{error.strerror}: {os.fspath(destination)}")
+        return "copy"
+    raise error

@@ -1,0 +1,259 @@
+"""What is installed in an environment: a fast index of `.dist-info` and `.egg-info` entries.
+
+Every command starts by asking "what is already there?", including the no-op path of
+`wherry pip install X` when X is satisfied, so this module is on the hot path. It therefore
+imports nothing beyond the standard library (not even `packaging`: names are normalised
+with a PEP 503 regex), reads only the first bytes of each METADATA file with a small header
+scan instead of the `email` parser, and reads everything else (`Requires-Dist`) lazily.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wherry.output import log, trace
+
+_CANONICAL_RE = re.compile(r"[-_.]+")
+# METADATA headers we need are at the top; read this much first, more only if needed.
+_HEAD_BYTES = 2048
+
+
+def canonicalize_name(name: str) -> str:
+    """PEP 503 normalisation, the same answer as `packaging.utils.canonicalize_name`."""
+    return _CANONICAL_RE.sub("-", name).lower()
+
+
+@dataclass(frozen=True)
+class InstalledDist:
+    """One installed distribution, as recorded by its `.dist-info` or `.egg-info` entry."""
+
+    name: str
+    canonical_name: str
+    version: str
+    path: Path
+    installer: str | None
+    requested: bool
+    editable: bool
+    direct_url: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def is_legacy(self) -> bool:
+        """True for an `.egg-info` (setuptools/distutils) installation."""
+        return self.path.name.endswith(".egg-info")
+
+    def requires(self) -> list[str]:
+        """The `Requires-Dist` lines (PEP 508 strings), read from disk on each call."""
+        if self.is_legacy:
+            requires = self.path / "requires.txt"
+            if self.path.is_dir() and requires.is_file():
+                return parse_requires_txt(requires.read_text("utf-8", errors="replace"))
+            return []
+        metadata = self.path / "METADATA"
+        try:
+            text = metadata.read_text("utf-8", errors="replace")
+        except OSError:
+            return []
+        return header_values(text, "Requires-Dist")
+
+
+def header_values(text: str, header: str) -> list[str]:
+    """All values of one header in an RFC 822-style metadata text, joining continuation lines.
+
+    Stops at the first blank line (the body, i.e. the long description, follows it).
+    """
+    wanted = header.lower()
+    values: list[str] = []
+    collecting = False
+    for line in text.splitlines():
+        if not line:
+            break
+        if line[0] in " \t":
+            if collecting:
+                values[-1] = f"{values[-1]} {line.strip()}".strip()
+            continue
+        key, sep, value = line.partition(":")
+        collecting = bool(sep) and key.strip().lower() == wanted
+        if collecting:
+            values.append(value.strip())
+    return values
+
+
+def parse_requires_txt(text: str) -> list[str]:
+    """Convert setuptools' `requires.txt` (with `[extra:marker]` sections) to PEP 508 lines."""
+    result: list[str] = []
+    marker = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            extra, _, condition = line[1:-1].partition(":")
+            parts = []
+            if condition.strip():
+                parts.append(f"({condition.strip()})" if extra.strip() else condition.strip())
+            if extra.strip():
+                parts.append(f'extra == "{extra.strip()}"')
+            marker = " and ".join(parts)
+            continue
+        result.append(f"{line} ; {marker}" if marker else line)
+    return result
+
+
+def _scan_headers(path: str) -> tuple[str | None, str | None]:
+    """Name and Version from the header block of a METADATA/PKG-INFO file."""
+    name: str | None = None
+    version: str | None = None
+    with open(path, "rb") as handle:
+        data = handle.read(_HEAD_BYTES)
+        while True:
+            end = data.find(b"\n\n")
+            block = data if end < 0 else data[:end]
+            for line in block.split(b"\n"):
+                if line[:5].lower() == b"name:" and name is None:
+                    name = line[5:].strip().decode("utf-8", "replace")
+                elif line[:8].lower() == b"version:" and version is None:
+                    version = line[8:].strip().decode("utf-8", "replace")
+                if name is not None and version is not None:
+                    return name, version
+            if end >= 0:
+                return name, version
+            more = handle.read(_HEAD_BYTES * 4)
+            if not more:
+                return name, version
+            # Re-scan from the last complete line so a header split across reads is seen.
+            cut = data.rfind(b"\n")
+            data = (data[cut + 1:] if cut >= 0 else data) + more
+
+
+def _split_dir_name(stem: str) -> tuple[str, str]:
+    """`foo_bar-1.0` → (`foo_bar`, `1.0`); a fallback when METADATA cannot be read."""
+    name, _, rest = stem.partition("-")
+    version = rest.split("-", 1)[0]
+    return name, version
+
+
+def _read_dist_info(path: str) -> InstalledDist | None:
+    try:
+        name, version = _scan_headers(os.path.join(path, "METADATA"))
+    except OSError:
+        name = version = None
+    base = os.path.basename(path)
+    if not name or not version:
+        fallback_name, fallback_version = _split_dir_name(base[: -len(".dist-info")])
+        if not fallback_name or not fallback_version:
+            log.debug("Ignoring unreadable distribution %s", path)
+            return None
+        trace("No usable METADATA in %s, using its directory name", path)
+        name = name or fallback_name
+        version = version or fallback_version
+    installer: str | None = None
+    requested = False
+    direct_url: dict[str, Any] | None = None
+    try:
+        names = os.listdir(path)
+    except OSError:
+        names = []
+    if "INSTALLER" in names:
+        try:
+            with open(os.path.join(path, "INSTALLER"), "rb") as handle:
+                installer = handle.read(256).decode("utf-8", "replace").strip() or None
+        except OSError:
+            installer = None
+    if "REQUESTED" in names:
+        requested = True
+    if "direct_url.json" in names:
+        try:
+            with open(os.path.join(path, "direct_url.json"), "rb") as handle:
+                loaded = json.loads(handle.read())
+            direct_url = loaded if isinstance(loaded, dict) else None
+        except (OSError, ValueError):
+            log.debug("Ignoring unreadable direct_url.json in %s", path)
+    editable = bool(
+        direct_url
+        and isinstance(direct_url.get("dir_info"), dict)
+        and direct_url["dir_info"].get("editable", False)
+    )
+    return InstalledDist(
+        name=name,
+        canonical_name=canonicalize_name(name),
+        version=version,
+        path=Path(path),
+        installer=installer,
+        requested=requested,
+        editable=editable,
+        direct_url=direct_url,
+    )
+
+
+def _read_egg_info(path: str, is_dir: bool) -> InstalledDist | None:
+    metadata = os.path.join(path, "PKG-INFO") if is_dir else path
+    try:
+        name, version = _scan_headers(metadata)
+    except OSError:
+        name = version = None
+    if not name or not version:
+        stem = os.path.basename(path)[: -len(".egg-info")]
+        fallback_name, fallback_version = _split_dir_name(stem)
+        if not fallback_name or not fallback_version:
+            log.debug("Ignoring unreadable distribution %s", path)
+            return None
+        name = name or fallback_name
+        version = version or fallback_version
+    installer = None
+    if is_dir:
+        try:
+            with open(os.path.join(path, "INSTALLER"), "rb") as handle:
+                installer = handle.read(256).decode("utf-8", "replace").strip() or None
+        except OSError:
+            pass
+    return InstalledDist(
+        name=name,
+        canonical_name=canonicalize_name(name),
+        version=version,
+        path=Path(path),
+        installer=installer,
+        requested=False,
+        editable=False,
+        direct_url=None,
+    )
+
+
+def scan_site_packages(dirs: Sequence[Path]) -> dict[str, list[InstalledDist]]:
+    """Index the distributions installed in `dirs`, keyed by canonical name.
+
+    A name maps to a list because an environment can hold duplicates (two versions left by
+    a broken tool, or the same project in purelib and platlib); callers decide what to do.
+    Missing directories are skipped; a directory listed twice is scanned once.
+    """
+    found: dict[str, list[InstalledDist]] = {}
+    seen: set[str] = set()
+    for directory in dirs:
+        root = os.path.normpath(os.path.abspath(directory))
+        if root in seen:
+            continue
+        seen.add(root)
+        try:
+            entries = os.scandir(root)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with entries:
+            for entry in entries:
+                entry_name = entry.name
+                dist: InstalledDist | None
+                if entry_name.endswith(".dist-info"):
+                    if not entry.is_dir():
+                        continue
+                    dist = _read_dist_info(entry.path)
+                elif entry_name.endswith(".egg-info"):
+                    dist = _read_egg_info(entry.path, entry.is_dir())
+                else:
+                    continue
+                if dist is not None:
+                    found.setdefault(dist.canonical_name, []).append(dist)
+    return found

@@ -1,0 +1,194 @@
+"""Transactions: every change to an environment either completes or is undone.
+
+uv has no rollback: a failure after it uninstalled the old versions leaves a half-updated
+environment. pip stashes removed files and puts them back. wherry does what pip does for
+every change: removals *move* files into a stash on the same filesystem (a rename, so it is
+cheap and cannot fail half-way through a file), creations are recorded, and on any
+exception inside the `with` block (including KeyboardInterrupt) the created paths are
+deleted and the stashed ones moved back, leaving the tree exactly as it was.
+
+```
+with Transaction(prefix) as tx:
+    tx.remove(plan_uninstall(old, scheme_dirs))
+    install_wheel(archive, ..., transaction=tx)
+```
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Union
+
+from wherry.output import log, trace
+
+StrPath = Union[str, "os.PathLike[str]"]
+STASH_PREFIX = ".wherry-stash-"
+# Directories that pruning never removes, whatever the caller's `protect` says.
+_NEVER_PRUNE = frozenset({"site-packages", "dist-packages", "bin", "Scripts", "include", "lib",
+                          "lib64", "Lib"})
+
+
+def _delete(path: str) -> None:
+    """Remove a file, symlink or whole directory; a missing path is fine."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _move(source: str, destination: str) -> None:
+    try:
+        os.rename(source, destination)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        shutil.move(source, destination)
+
+
+class Transaction:
+    """Undoable removals and creations in one environment.
+
+    `stash_root` is a directory on the environment's filesystem (usually its prefix); the
+    stash is a `.wherry-stash-XXXX` directory made inside it on first use (or `stash_root`
+    itself when it is already named like that). `protect` lists directories that pruning of
+    emptied directories must never remove (pass the scheme directories).
+    """
+
+    def __init__(self, stash_root: Path, *, protect: Iterable[Path] = ()) -> None:
+        self.stash_root = Path(stash_root)
+        self._stash: str | None = None
+        self._owns_stash = False
+        self._stashed: list[tuple[str, str]] = []
+        self._created: list[str] = []
+        self._created_set: set[str] = set()
+        self._counter = 0
+        self._protect = {os.path.abspath(p) for p in protect}
+        self._done = False
+
+    # -- recording -------------------------------------------------------------------------
+
+    def _stash_dir(self) -> str:
+        if self._stash is None:
+            if self.stash_root.name.startswith(STASH_PREFIX):
+                self.stash_root.mkdir(parents=True, exist_ok=True)
+                self._stash = str(self.stash_root)
+            else:
+                self.stash_root.mkdir(parents=True, exist_ok=True)
+                self._stash = tempfile.mkdtemp(prefix=STASH_PREFIX, dir=self.stash_root)
+            self._owns_stash = True
+        return self._stash
+
+    def remove(self, paths: Iterable[StrPath]) -> None:
+        """Move each existing path (file, symlink or directory) into the stash."""
+        stash = self._stash_dir()
+        for path in paths:
+            source = os.path.abspath(os.fspath(path))
+            if not os.path.lexists(source):
+                continue
+            if source in self._created_set:
+                # Made by this transaction: nothing to restore, so just delete it.
+                _delete(source)
+                self._created_set.discard(source)
+                continue
+            self._counter += 1
+            destination = os.path.join(stash, str(self._counter))
+            _move(source, destination)
+            self._stashed.append((source, destination))
+
+    def created(self, paths: Iterable[StrPath]) -> None:
+        """Record new files and directories, to delete (in reverse order) on rollback."""
+        for path in paths:
+            normal = os.path.abspath(os.fspath(path))
+            self._created.append(normal)
+            self._created_set.add(normal)
+
+    @property
+    def removed(self) -> list[Path]:
+        """The original locations of everything moved into the stash so far."""
+        return [Path(source) for source, _ in self._stashed]
+
+    # -- outcome ---------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Keep the changes: delete the stash and prune directories emptied by removals."""
+        if self._done:
+            return
+        self._done = True
+        if self._stash is not None and self._owns_stash:
+            shutil.rmtree(self._stash, ignore_errors=True)
+        self._prune()
+
+    def rollback(self) -> None:
+        """Undo everything: delete created paths, then move stashed paths back."""
+        if self._done:
+            return
+        self._done = True
+        failures: list[str] = []
+        for path in reversed(self._created):
+            try:
+                _delete(path)
+            except OSError as error:
+                failures.append(f"{path}: {error}")
+        for source, stashed in reversed(self._stashed):
+            try:
+                os.makedirs(os.path.dirname(source), exist_ok=True)
+                if os.path.lexists(source):
+                    _delete(source)
+                _move(stashed, source)
+            except OSError as error:
+                failures.append(f"{source}: {error}")
+        if failures:
+            log.error(
+                "Rollback could not restore %d path(s), e.g. %s; the removed files are kept "
+                "in %s",
+                len(failures), failures[0], self._stash,
+            )
+            return
+        if self._stash is not None and self._owns_stash:
+            shutil.rmtree(self._stash, ignore_errors=True)
+        trace("Rolled back %d creation(s) and %d removal(s)", len(self._created),
+              len(self._stashed))
+
+    def _prune(self) -> None:
+        limit = os.path.abspath(self.stash_root)
+        if os.path.basename(limit).startswith(STASH_PREFIX):
+            limit = os.path.dirname(limit)
+        candidates: set[str] = set()
+        for source, _ in self._stashed:
+            parent = os.path.dirname(source)
+            while parent and parent.startswith(limit + os.sep):
+                if parent in candidates:
+                    break
+                candidates.add(parent)
+                parent = os.path.dirname(parent)
+        for directory in sorted(candidates, key=len, reverse=True):
+            if directory in self._protect or os.path.basename(directory) in _NEVER_PRUNE:
+                continue
+            try:
+                os.rmdir(directory)
+                trace("Removed empty directory %s", directory)
+            except OSError:
+                pass  # not empty, or already gone
+
+    def __enter__(self) -> Transaction:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()

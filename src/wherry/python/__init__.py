@@ -1,0 +1,1 @@
+"""Interpreters: discovery, the probe, the stat-validated info cache, venv creation."""

@@ -1,0 +1,299 @@
+"""`InterpreterInfo`: what wherry knows about a target interpreter, and its cache.
+
+The probe (probe.py) is a pure function of files and variables that can be observed
+without running Python, so its answer is cached and *validated by stat*, not by age
+(DESIGN.md section 4). The cache key holds what identifies the question (the executable's
+absolute and canonical path, `os.uname()`, the environment variables the probe reads).
+The entry holds validators:
+
+* hard: the executable (lstat and stat), `pyvenv.cfg` (or its absence), every `sys.path`
+  directory outside the site directories, and every file whose content the answer
+  depends on (`.pth` files, `_manylinux`, `sitecustomize`). Any change re-probes.
+* soft: the site directories. An install changes their mtime every time, so a mismatch
+  re-scans the directory and re-probes only when the set of `.pth` files or the presence
+  of `_manylinux*`/`sitecustomize*`/`usercustomize*` changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wherry.cache.entry import write_atomic
+from wherry.cache.layout import Cache
+from wherry.errors import InterpreterProbeError
+from wherry.output import log, trace
+
+PROBE_VERSION = 1
+# Environment variables that change the probe's answer.
+_KEY_VARIABLES = ("PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__", "PYTHONPATH", "PYTHONHOME",
+                  "PYTHONNOUSERSITE", "PYTHONUSERBASE", "LD_LIBRARY_PATH", "LD_PRELOAD")
+# Module names whose presence in a site directory changes the answer.
+_HOOK_PREFIXES = ("_manylinux", "sitecustomize", "usercustomize")
+
+
+@dataclass(frozen=True)
+class InterpreterInfo:
+    """The probed facts about one interpreter. See probe.py for the meaning of each."""
+
+    raw: dict[str, Any]
+
+    @property
+    def executable(self) -> str:
+        return str(self.raw["executable"])
+
+    @property
+    def prefix(self) -> str:
+        return str(self.raw["prefix"])
+
+    @property
+    def base_prefix(self) -> str:
+        return str(self.raw["base_prefix"])
+
+    @property
+    def is_venv(self) -> bool:
+        return self.prefix != self.base_prefix
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        major, minor, micro = self.raw["version"]
+        return (int(major), int(minor), int(micro))
+
+    @property
+    def python_version(self) -> str:
+        """`3.12`."""
+        return "{}.{}".format(*self.version[:2])
+
+    @property
+    def full_version(self) -> str:
+        """`3.12.1`."""
+        return str(self.raw["markers"]["python_full_version"])
+
+    @property
+    def implementation(self) -> str:
+        return str(self.raw["implementation"])
+
+    @property
+    def markers(self) -> dict[str, str]:
+        return dict(self.raw["markers"])
+
+    @property
+    def sys_path(self) -> list[str]:
+        return list(self.raw["sys_path"])
+
+    @property
+    def scheme(self) -> dict[str, str]:
+        """Absolute install paths (purelib, platlib, scripts, data, include) for `prefix`."""
+        return dict(self.raw["scheme"])
+
+    @property
+    def venv_scheme(self) -> dict[str, str]:
+        """Install paths relative to a prefix, used to lay out a new venv."""
+        return dict(self.raw["venv_scheme"])
+
+    @property
+    def site_packages(self) -> Path:
+        return Path(self.raw["scheme"]["purelib"])
+
+    @property
+    def scripts_dir(self) -> Path:
+        return Path(self.raw["scheme"]["scripts"])
+
+    @property
+    def glibc(self) -> tuple[int, int] | None:
+        value = self.raw.get("glibc")
+        return (int(value[0]), int(value[1])) if value else None
+
+    @property
+    def musl(self) -> tuple[int, int] | None:
+        value = self.raw.get("musl")
+        return (int(value[0]), int(value[1])) if value else None
+
+    @property
+    def arch(self) -> str:
+        return str(self.raw["arch"])
+
+    @property
+    def os(self) -> str:
+        """`sys.platform` of the target (`linux`, `darwin`, `win32`)."""
+        return str(self.raw["os"])
+
+    @property
+    def abis(self) -> list[str]:
+        return list(self.raw["abis"])
+
+    @property
+    def manylinux(self) -> dict[str, Any]:
+        """The PEP 600 answers: `found`, `per_minor` {"17": bool|None}, `legacy` {attr: bool}."""
+        return dict(self.raw["manylinux"])
+
+
+def _run_probe(executable: str) -> dict[str, Any]:
+    source = (Path(__file__).with_name("probe.py")).read_text()
+    code = "import sys\nif sys.path and sys.path[0] in ('', '.'): del sys.path[0]\n" + source
+    try:
+        proc = subprocess.run(
+            [executable, "-B", "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"},
+        )
+    except OSError as exc:
+        raise InterpreterProbeError(
+            f"could not run the Python interpreter at {executable}: {exc.strerror or exc}",
+            hint="check that the file exists and is an executable Python 3.8 or newer",
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise InterpreterProbeError(
+            f"the Python interpreter at {executable} did not answer within 60 seconds"
+        ) from None
+    if proc.returncode != 0:
+        detail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise InterpreterProbeError(
+            f"querying the Python interpreter at {executable} failed: {detail[0]}",
+            hint="wherry supports CPython 3.8 and newer",
+        )
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        raise InterpreterProbeError(
+            f"the Python interpreter at {executable} printed something wherry cannot read"
+        ) from None
+    if not isinstance(data, dict) or data.get("probe_version") != PROBE_VERSION:
+        raise InterpreterProbeError(f"unexpected probe answer from {executable}")
+    return data
+
+
+def _stat_tuple(path: str, *, follow: bool = True) -> list[int] | None:
+    try:
+        st = os.stat(path) if follow else os.lstat(path)
+    except OSError:
+        return None
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _scan_site_dir(path: str) -> list[list[Any]] | None:
+    """The entries of a site directory that can change the probe's answer."""
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return None
+    found: list[list[Any]] = []
+    for entry in entries:
+        name = entry.name
+        if name.endswith(".pth") or name.startswith(_HOOK_PREFIXES):
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            found.append([name, st.st_size, st.st_mtime_ns, st.st_ino])
+    found.sort()
+    return found
+
+
+def _is_site_dir(path: str, info: dict[str, Any]) -> bool:
+    name = os.path.basename(path.rstrip(os.sep))
+    return name in ("site-packages", "dist-packages") or path in (
+        info["scheme"]["purelib"],
+        info["scheme"]["platlib"],
+    )
+
+
+def _validators(executable: str, info: dict[str, Any]) -> dict[str, Any]:
+    hard: list[list[Any]] = []
+    soft: list[list[Any]] = []
+
+    def add_hard(path: str, follow: bool = True) -> None:
+        hard.append([path, follow, _stat_tuple(path, follow=follow)])
+
+    add_hard(executable, follow=False)
+    add_hard(executable)
+    add_hard(os.path.realpath(executable))
+    add_hard(os.path.join(info["prefix"], "pyvenv.cfg"))
+    for origin in (info["manylinux"].get("origin"), info.get("sitecustomize")):
+        if origin:
+            add_hard(origin)
+    for entry in info["sys_path"]:
+        if _is_site_dir(entry, info):
+            st = _stat_tuple(entry)
+            soft.append([entry, st, _scan_site_dir(entry)])
+            for name, *_ in soft[-1][2] or []:
+                if name.endswith(".pth"):
+                    add_hard(os.path.join(entry, name))
+        else:
+            add_hard(entry)
+    return {"hard": hard, "soft": soft, "written": time.time_ns()}
+
+
+def _still_valid(validators: dict[str, Any]) -> tuple[bool, bool]:
+    """(valid, soft_changed): whether the entry holds, and whether its soft stats moved."""
+    for path, follow, expected in validators["hard"]:
+        if _stat_tuple(path, follow=follow) != expected:
+            trace("Interpreter cache validator changed: %s", path)
+            return False, False
+    soft_changed = False
+    for item in validators["soft"]:
+        path, expected, scan = item
+        current = _stat_tuple(path)
+        if current == expected:
+            continue
+        if _scan_site_dir(path) != scan:
+            trace("Site directory gained or lost an interpreter hook: %s", path)
+            return False, False
+        item[1] = current
+        soft_changed = True
+    return True, soft_changed
+
+
+def _cache_key(executable: str) -> str:
+    parts = [os.path.abspath(executable), os.path.realpath(executable), *os.uname()]
+    parts += [f"{name}={os.environ.get(name, '')}" for name in _KEY_VARIABLES]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def query_interpreter(
+    executable: str | os.PathLike[str], cache: Cache, *, refresh: bool = False
+) -> InterpreterInfo:
+    """Probe `executable`, or answer from a cache entry whose validators still hold."""
+    exe = os.path.abspath(os.fspath(executable))
+    path = cache.bucket("interpreters") / f"{_cache_key(exe)}.json"
+    if not refresh:
+        try:
+            entry = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            entry = None
+        if isinstance(entry, dict) and entry.get("probe_version") == PROBE_VERSION:
+            try:
+                valid, soft_changed = _still_valid(entry["validators"])
+            except (KeyError, TypeError, ValueError):
+                valid, soft_changed = False, False
+            if valid:
+                info = InterpreterInfo(entry["info"])
+                trace(
+                    "Cached interpreter info for Python %s, skipping probing: %s",
+                    info.full_version,
+                    exe,
+                )
+                if soft_changed:
+                    write_atomic(path, json.dumps(entry).encode())
+                return info
+    start = time.perf_counter()
+    data = _run_probe(exe)
+    log.debug(
+        "Queried interpreter info for Python %s in %.0fms: %s",
+        data["markers"]["python_full_version"],
+        (time.perf_counter() - start) * 1000,
+        exe,
+    )
+    entry = {"probe_version": PROBE_VERSION, "info": data, "validators": _validators(exe, data)}
+    # Never cache a shim (pyenv and the like): its answer depends on more than its files.
+    if os.path.realpath(data["executable"]) == os.path.realpath(exe):
+        write_atomic(path, json.dumps(entry).encode())
+    return InterpreterInfo(data)

@@ -1,0 +1,1 @@
+"""Requirements: PEP 508 strings and requirements files."""

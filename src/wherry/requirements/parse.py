@@ -1,0 +1,199 @@
+"""Requirements from the command line and from pip-style requirements files.
+
+A requirements file holds PEP 508 requirements, one per logical line (backslash
+continuations joined, `#` comments stripped), `${VAR}` environment variables expanded,
+per-requirement `--hash` options, nested `-r`/`-c` files resolved relative to the file
+that names them, and the index options pip accepts there (`-i/--index-url`,
+`--extra-index-url`, `-f/--find-links`, `--no-index`). Errors name the file and line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wherry.errors import RequirementError
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+_ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+@dataclass(frozen=True)
+class SourcedRequirement:
+    """A parsed requirement and where it was written (`-r reqs.txt (line 3)` or `command line`)."""
+
+    requirement: Requirement
+    source: str
+    hashes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        from packaging.utils import canonicalize_name
+
+        return str(canonicalize_name(self.requirement.name))
+
+
+@dataclass
+class RequirementsSpec:
+    """Everything the command line and requirements files asked for."""
+
+    requirements: list[SourcedRequirement] = field(default_factory=list)
+    constraints: list[SourcedRequirement] = field(default_factory=list)
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    no_index: bool = False
+
+
+def parse_requirement(text: str, source: str) -> SourcedRequirement:
+    """One PEP 508 requirement; a clear error for anything else."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    stripped = text.strip()
+    try:
+        requirement = Requirement(stripped)
+    except InvalidRequirement as exc:
+        hint = "requirements look like `name`, `name>=1.0`, `name[extra]==2.1; python_version>'3.8'`"
+        if stripped.startswith("-e") or stripped.startswith("--editable"):
+            hint = "editable installs (-e) are not supported yet"
+        elif os.sep in stripped or stripped.endswith((".whl", ".tar.gz", ".zip")):
+            hint = "local paths and files are not supported as requirements yet"
+        detail = str(exc).splitlines()[0]
+        raise RequirementError(
+            f"invalid requirement `{stripped}` ({source}): {detail}", hint=hint
+        ) from None
+    if requirement.url:
+        raise RequirementError(
+            f"direct URL requirements are not supported yet: `{stripped}` ({source})",
+            hint="name the package and let wherry find it on the index",
+        )
+    return SourcedRequirement(requirement, source)
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    lines: list[tuple[int, str]] = []
+    buffer = ""
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not buffer:
+            start = number
+        line = raw
+        if re.match(r"^\s*#", line):
+            line = ""
+        else:
+            line = re.sub(r"(^|\s+)#.*$", "", line)
+        if line.endswith("\\"):
+            buffer += line[:-1]
+            continue
+        buffer += line
+        if buffer.strip():
+            lines.append((start, buffer.strip()))
+        buffer = ""
+    if buffer.strip():
+        lines.append((start, buffer.strip()))
+    return lines
+
+
+def _expand(value: str) -> str:
+    return _ENV_VAR.sub(lambda m: os.environ.get(m.group(1), m.group(0)), value)
+
+
+_OPTIONS_WITH_VALUE = {
+    "-r": "requirement", "--requirement": "requirement",
+    "-c": "constraint", "--constraint": "constraint",
+    "-i": "index_url", "--index-url": "index_url",
+    "--extra-index-url": "extra_index_url",
+    "-f": "find_links", "--find-links": "find_links",
+}
+_IGNORED_OPTIONS = {"--pre", "--prefer-binary", "--require-hashes", "--only-binary",
+                    "--no-binary", "--trusted-host"}
+
+
+def read_requirements_file(
+    path: Path, spec: RequirementsSpec, *, constraint: bool = False, _seen: set[Path] | None = None
+) -> None:
+    """Add the contents of a requirements (or constraints) file to `spec`."""
+    seen = _seen if _seen is not None else set()
+    try:
+        resolved = path.resolve()
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RequirementError(
+            f"requirements file not found: {path}",
+            hint="check the path given to -r/-c",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RequirementError(f"cannot read requirements file {path}: {exc}") from None
+    if resolved in seen:
+        return
+    seen.add(resolved)
+    for number, line in _logical_lines(text):
+        source = f"{path} (line {number})"
+        line = _expand(line)
+        if line.startswith("-"):
+            _apply_option(line, path, source, spec, constraint, seen)
+            continue
+        requirement_text, hashes = _split_hashes(line, source)
+        parsed = parse_requirement(requirement_text, source)
+        parsed = SourcedRequirement(parsed.requirement, source, hashes)
+        (spec.constraints if constraint else spec.requirements).append(parsed)
+
+
+def _split_hashes(line: str, source: str) -> tuple[str, tuple[str, ...]]:
+    parts = re.split(r"\s+(?=--hash)", line)
+    hashes: list[str] = []
+    for option in parts[1:]:
+        match = re.match(r"--hash[=\s]+(\S+)$", option.strip())
+        if not match or ":" not in match.group(1):
+            raise RequirementError(
+                f"invalid --hash option `{option.strip()}` ({source})",
+                hint="hashes look like `--hash=sha256:<hex digest>`",
+            )
+        hashes.append(match.group(1))
+    return parts[0], tuple(hashes)
+
+
+def _apply_option(
+    line: str, path: Path, source: str, spec: RequirementsSpec, constraint: bool, seen: set[Path]
+) -> None:
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise RequirementError(f"cannot parse `{line}` ({source}): {exc}") from None
+    option, value = words[0], (words[1] if len(words) > 1 else None)
+    if "=" in option and option.startswith("--"):
+        option, value = option.split("=", 1)
+    elif value is None and len(option) > 2 and option[:2] in ("-r", "-c", "-i", "-f"):
+        option, value = option[:2], option[2:]
+    if option == "--no-index":
+        spec.no_index = True
+        return
+    if option in _IGNORED_OPTIONS:
+        return
+    kind = _OPTIONS_WITH_VALUE.get(option)
+    if kind is None:
+        hint = "editable installs (-e) are not supported yet" if option in (
+            "-e", "--editable") else "see `wherry pip install --help` for the options wherry reads"
+        raise RequirementError(f"unsupported option `{option}` ({source})", hint=hint)
+    if not value:
+        raise RequirementError(f"option `{option}` needs a value ({source})")
+    if kind in ("requirement", "constraint"):
+        nested = Path(value)
+        if not nested.is_absolute():
+            nested = path.parent / nested
+        read_requirements_file(nested, spec, constraint=constraint or kind == "constraint",
+                               _seen=seen)
+    elif kind == "index_url":
+        spec.index_url = value
+    elif kind == "extra_index_url":
+        spec.extra_index_urls.append(value)
+    else:
+        if "://" not in value and not Path(value).is_absolute():
+            value = str(path.parent / value)
+        spec.find_links.append(value)

@@ -1,0 +1,1 @@
+"""Resolution: the provider around nab-resolver, candidates, readable errors."""

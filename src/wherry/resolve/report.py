@@ -1,0 +1,64 @@
+"""Turning a failed resolution into a paragraph a person can act on.
+
+nab-resolver renders the derivation ("because a 1.0 depends on b >=2 ..."); wherry adds
+hints from what it saw on the index: a project that does not exist at all, versions
+that exist but have no wheel for this platform (naming the tags it needed), versions
+excluded by Requires-Python, yanked versions, pre-releases that were not considered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from packaging.version import Version
+
+from wherry.platform.tags import TargetTags
+from wherry.resolve.candidates import ProjectVersions
+
+
+def hints_for(
+    projects: Iterable[ProjectVersions], tags: TargetTags, python_version: str, indexes: str
+) -> list[str]:
+    """One hint per project whose versions were missing or unusable."""
+    hints: list[str] = []
+    for project in projects:
+        if not project.all_versions():
+            hints.append(f"`{project.name}` was not found in {indexes}")
+            continue
+        newest_usable = max(project.candidates, default=None)
+
+        def newer(versions: Iterable[Version]) -> list[Version]:
+            return [v for v in versions if newest_usable is None or v > newest_usable]
+
+        no_wheel = newer(v for v, r in project.rejected.items() if "no wheel" in r)
+        needs_python = newer(
+            v for v, r in project.rejected.items() if r.startswith("requires Python")
+        )
+        only_sdist = newer(v for v, r in project.rejected.items() if "source distribution" in r)
+        if no_wheel:
+            newest = max(no_wheel)
+            seen = ", ".join(sorted(project.seen_tags)[:4]) or "none"
+            hints.append(
+                f"`{project.name}` {newest} has no wheel compatible with this platform "
+                f"(its wheels carry tags like {seen}); wherry needed one of: {tags.describe()}"
+            )
+        if needs_python:
+            newest = max(needs_python)
+            hints.append(
+                f"`{project.name}` {newest} {project.rejected[newest]}, "
+                f"and the target Python is {python_version}"
+            )
+        if only_sdist:
+            hints.append(
+                f"`{project.name}` {max(only_sdist)} has only a source distribution, and "
+                "building from source is not supported yet"
+            )
+        if project.yanked and not project.candidates:
+            newest = max(project.yanked)
+            hints.append(
+                f"`{project.name}` {newest} was yanked; pin it with `=={newest}` to use it"
+            )
+        pre = [v for v in project.candidates if v.is_prerelease]
+        if pre and len(pre) == len(project.candidates):
+            hints.append(f"only pre-releases of `{project.name}` exist (newest: {max(pre)})")
+    return hints

@@ -1,0 +1,142 @@
+"""`resolve()`: requirements in, pinned candidates out (or a readable error).
+
+This is the seam between the use cases in `commands/` and the solver: it builds the
+provider, hands the root requirements to nab-resolver, and maps the solution back to
+the candidates to install.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from nab_resolver.errors import ResolutionError as SolverError
+from nab_resolver.resolver import Resolver
+from nab_resolver.types import RootRequirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from wherry.errors import ResolutionError
+from wherry.index.models import DistFile
+from wherry.output import log
+from wherry.platform.tags import TargetTags
+from wherry.requirements.parse import SourcedRequirement
+from wherry.resolve.candidates import Candidate
+from wherry.resolve.prefetch import PackageData
+from wherry.resolve.provider import (
+    PYTHON,
+    InstalledPreference,
+    ProviderConfig,
+    WherryProvider,
+    split_extra,
+)
+from wherry.resolve.ranges import PubGrubRange
+from wherry.resolve.report import hints_for
+
+
+@dataclass
+class Resolution:
+    """The pinned set: per canonical name, the candidate (or the kept installed version)."""
+
+    pins: dict[str, Candidate | InstalledPreference]
+    extras: dict[str, set[str]] = field(default_factory=dict)
+    versions_tried: int = 0
+
+    def version_of(self, name: str) -> Version:
+        return self.pins[name].version
+
+
+def resolve(
+    requirements: Sequence[SourcedRequirement],
+    *,
+    files_for: Callable[[str], list[DistFile]],
+    fetch_metadata: Callable[[DistFile], bytes],
+    tags: TargetTags,
+    markers: dict[str, str],
+    python_version: Version,
+    installed: dict[str, InstalledPreference] | None = None,
+    constraints: Sequence[SourcedRequirement] = (),
+    no_deps: bool = False,
+    indexes_description: str = "the package index",
+) -> Resolution:
+    """Resolve `requirements` for one target; raise `ResolutionError` with hints on failure."""
+    environment = {**markers, "extra": ""}
+    roots: list[RootRequirement[str, Version]] = []
+    config = ProviderConfig(
+        markers=markers, python_version=python_version, installed=dict(installed or {}),
+        no_deps=no_deps,
+    )
+    for item in requirements:
+        requirement = item.requirement
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+            log.debug("Ignoring %s: its markers do not match the target", requirement)
+            continue
+        name = str(canonicalize_name(requirement.name))
+        constraint = PubGrubRange.from_specifier(requirement.specifier)
+        origin = f"{requirement} ({item.source})"
+        roots.append(RootRequirement(name, constraint, origin))
+        for extra in sorted(requirement.extras):
+            roots.append(RootRequirement(f"{name}[{canonicalize_name(extra)}]", constraint, origin))
+        for specifier in requirement.specifier:
+            if specifier.operator in ("==", "===") and "*" not in specifier.version:
+                config.pinned.setdefault(name, set()).add(Version(specifier.version))
+    constraint_ranges: dict[str, PubGrubRange] = {}
+    for item in constraints:
+        requirement = item.requirement
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+            continue
+        name = str(canonicalize_name(requirement.name))
+        new = PubGrubRange.from_specifier(requirement.specifier)
+        constraint_ranges[name] = constraint_ranges[name] & new if name in constraint_ranges else new
+    data = PackageData(files_for, fetch_metadata, tags, python_version)
+    provider = WherryProvider(
+        config,
+        versions_of=data.versions,
+        metadata_of=data.metadata,
+        on_new_packages=data.prefetch,
+    )
+    data.prefetch(split_extra(root.package)[0] for root in roots)
+    for root in roots:
+        provider.order.setdefault(root.package, len(provider.order))
+    solver: Resolver[str, Version] = Resolver(
+        provider,
+        range_type=PubGrubRange,
+        root_version=Version("0"),
+        format_range=lambda r: r.display(),
+    )
+    start = time.perf_counter()
+    try:
+        solution = solver.solve(roots, constraint_ranges or None)
+    except SolverError as exc:
+        projects = [data.versions(name) for name in _seen_projects(provider)]
+        hints = hints_for(projects, tags, str(python_version), indexes_description)
+        message = "no solution found for the requirements:\n" + _indent(str(exc))
+        raise ResolutionError(message, hint="; ".join(hints) if hints else None) from None
+    finally:
+        data.close()
+    log.debug(
+        "Solver finished in %.0fms after trying %d versions",
+        (time.perf_counter() - start) * 1000,
+        sum(provider.tried.values()),
+    )
+    pins: dict[str, Candidate | InstalledPreference] = {}
+    extras: dict[str, set[str]] = {}
+    for package, version in solution.pins.items():
+        if package == PYTHON:
+            continue
+        name, extra = split_extra(package)
+        if extra is not None:
+            extras.setdefault(name, set()).add(extra)
+            continue
+        pins[name] = provider.candidate(name, version)
+    return Resolution(pins, extras, sum(provider.tried.values()))
+
+
+def _seen_projects(provider: WherryProvider) -> list[str]:
+    names = {split_extra(package)[0] for package in provider.order if package != PYTHON}
+    return sorted(names)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())

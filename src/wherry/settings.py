@@ -1,0 +1,169 @@
+"""Merged options: the command line, requirements files, environment and config files.
+
+For this slice, the index settings (DESIGN.md section 7). The index URL comes from, in
+order: `--index-url` > an `--index-url` inside a requirements file (as pip does) >
+`WHERRY_INDEX_URL` > wherry's config (`wherry.toml`, `[tool.wherry]` in pyproject.toml)
+> `PIP_INDEX_URL` > pip's config files > pip's own built-in default, read at run time
+from the pip installed beside wherry, so no registry address is written here. Extra
+indexes and find-links accumulate from all of those places.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wherry.errors import UsageError
+from wherry.output import log
+
+
+@dataclass
+class IndexSettings:
+    """Where packages come from. `index_urls` is in priority order (extras first, as uv)."""
+
+    index_url: str | None
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    no_index: bool = False
+    index_url_source: str = "default"
+
+    @property
+    def index_urls(self) -> list[str]:
+        if self.no_index:
+            return []
+        urls = [*self.extra_index_urls]
+        if self.index_url:
+            urls.append(self.index_url)
+        seen: set[str] = set()
+        return [u for u in urls if not (u.rstrip("/") in seen or seen.add(u.rstrip("/")))]
+
+
+def pip_default_index_url() -> str:
+    """pip's built-in default index, asked of pip (a wherry dependency) at run time."""
+    try:
+        from pip._internal.models.index import PyPI
+    except ImportError:
+        raise UsageError(
+            "no package index is configured and pip's default could not be read",
+            hint="pass `--index-url`, or set WHERRY_INDEX_URL",
+        ) from None
+    return str(PyPI.simple_url)
+
+
+def _pip_config_files() -> list[Path]:
+    """pip's configuration files, lowest priority first; none when PIP_CONFIG_FILE=os.devnull."""
+    env_file = os.environ.get("PIP_CONFIG_FILE")
+    if env_file == os.devnull:
+        return []
+    files: list[Path] = []
+    xdg_dirs = os.environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
+    files += [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d]
+    files.append(Path("/etc/pip.conf"))
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    files += [Path.home() / ".pip" / "pip.conf", config_home / "pip" / "pip.conf"]
+    files.append(Path(sys.prefix) / "pip.conf")
+    if env_file:
+        files.append(Path(env_file))
+    return files
+
+
+def read_pip_config(command: str = "install") -> dict[str, tuple[str, str]]:
+    """pip's settings from its files as `{key: (value, where)}`, `[command]` over `[global]`."""
+    values: dict[str, tuple[str, str]] = {}
+    for path in _pip_config_files():
+        if not path.is_file():
+            continue
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read pip's configuration file {path}: {exc}") from None
+        for section in ("global", command):
+            if parser.has_section(section):
+                for key, value in parser.items(section):
+                    values[key.replace("_", "-")] = (value, f"{path} [{section}]")
+    return values
+
+
+def _wherry_config() -> dict[str, Any]:
+    """`wherry.toml` or `[tool.wherry]` from the current directory (config files: issue 8)."""
+    import tomllib
+
+    for name in ("wherry.toml", "pyproject.toml"):
+        path = Path.cwd() / name
+        if not path.is_file():
+            continue
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"cannot read {path}: {exc}") from None
+        table = data if name == "wherry.toml" else data.get("tool", {}).get("wherry")
+        if isinstance(table, dict):
+            return {**table, "__source__": str(path)}
+    return {}
+
+
+def _split(value: str | None) -> list[str]:
+    return value.split() if value else []
+
+
+def resolve_index_settings(
+    *,
+    cli_index_url: str | None,
+    cli_extra_index_urls: Sequence[str],
+    cli_find_links: Sequence[str],
+    cli_no_index: bool,
+    file_index_url: str | None = None,
+    file_extra_index_urls: Sequence[str] = (),
+    file_find_links: Sequence[str] = (),
+    file_no_index: bool = False,
+) -> IndexSettings:
+    """Merge every source of index settings in DESIGN.md's order."""
+    pip_config = read_pip_config()
+    wherry_config = _wherry_config() if Path.cwd().joinpath("wherry.toml").is_file() or (
+        Path.cwd().joinpath("pyproject.toml").is_file()) else {}
+    candidates: list[tuple[str | None, str]] = [
+        (cli_index_url, "--index-url"),
+        (file_index_url, "a requirements file"),
+        (os.environ.get("WHERRY_INDEX_URL"), "WHERRY_INDEX_URL"),
+        (wherry_config.get("index-url"), str(wherry_config.get("__source__"))),
+        (os.environ.get("PIP_INDEX_URL"), "PIP_INDEX_URL"),
+        (pip_config.get("index-url", (None, ""))[0], pip_config.get("index-url", ("", ""))[1]),
+    ]
+    index_url, source = next(((u, s) for u, s in candidates if u), (None, "pip's default"))
+    extras = [*cli_extra_index_urls, *file_extra_index_urls]
+    extras += _split(os.environ.get("WHERRY_EXTRA_INDEX_URL"))
+    extras += list(wherry_config.get("extra-index-url", []))
+    extras += _split(os.environ.get("PIP_EXTRA_INDEX_URL"))
+    extras += _split(pip_config.get("extra-index-url", (None, ""))[0])
+    find_links = [*cli_find_links, *file_find_links]
+    find_links += _split(os.environ.get("WHERRY_FIND_LINKS"))
+    find_links += list(wherry_config.get("find-links", []))
+    find_links += _split(os.environ.get("PIP_FIND_LINKS"))
+    find_links += _split(pip_config.get("find-links", (None, ""))[0])
+    no_index = cli_no_index or file_no_index or _truthy(os.environ.get("PIP_NO_INDEX")) or (
+        _truthy(pip_config.get("no-index", ("", ""))[0]))
+    if index_url is None and not no_index:
+        index_url = pip_default_index_url()
+    settings = IndexSettings(
+        index_url=None if no_index else index_url,
+        extra_index_urls=[] if no_index else extras,
+        find_links=find_links,
+        no_index=no_index,
+        index_url_source=source,
+    )
+    log.debug("Index URL %s (from %s)", settings.index_url, source)
+    for url in settings.extra_index_urls:
+        log.debug("Extra index URL %s", url)
+    for location in settings.find_links:
+        log.debug("Find links %s", location)
+    return settings
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
