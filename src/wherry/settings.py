@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wherry.errors import UsageError
+from wherry.http.urls import redact_url
 from wherry.output import log
 
 
@@ -31,6 +32,7 @@ class IndexSettings:
     find_links: list[str] = field(default_factory=list)
     no_index: bool = False
     index_url_source: str = "default"
+    strategy: str = "first-index"
 
     @property
     def index_urls(self) -> list[str]:
@@ -118,6 +120,7 @@ def resolve_index_settings(
     cli_extra_index_urls: Sequence[str],
     cli_find_links: Sequence[str],
     cli_no_index: bool,
+    cli_index_strategy: str | None = None,
     file_index_url: str | None = None,
     file_extra_index_urls: Sequence[str] = (),
     file_find_links: Sequence[str] = (),
@@ -139,8 +142,12 @@ def resolve_index_settings(
     extras = [*cli_extra_index_urls, *file_extra_index_urls]
     extras += _split(os.environ.get("WHERRY_EXTRA_INDEX_URL"))
     extras += list(wherry_config.get("extra-index-url", []))
+    own_extras = len(extras)
     extras += _split(os.environ.get("PIP_EXTRA_INDEX_URL"))
     extras += _split(pip_config.get("extra-index-url", (None, ""))[0])
+    strategy = cli_index_strategy or os.environ.get("WHERRY_INDEX_STRATEGY") or (
+        "unsafe-best-match" if len(extras) > own_extras else "first-index"
+    )
     find_links = [*cli_find_links, *file_find_links]
     find_links += _split(os.environ.get("WHERRY_FIND_LINKS"))
     find_links += list(wherry_config.get("find-links", []))
@@ -156,10 +163,12 @@ def resolve_index_settings(
         find_links=find_links,
         no_index=no_index,
         index_url_source=source,
+        strategy=strategy,
     )
-    log.debug("Index URL %s (from %s)", settings.index_url, source)
+    log.debug("Index URL %s (from %s), strategy %s", redact_url(settings.index_url or ""),
+              source, strategy)
     for url in settings.extra_index_urls:
-        log.debug("Extra index URL %s", url)
+        log.debug("Extra index URL %s", redact_url(url))
     for location in settings.find_links:
         log.debug("Find links %s", location)
     return settings

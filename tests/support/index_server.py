@@ -39,7 +39,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 from packaging.utils import (
@@ -279,10 +279,36 @@ def _iso(moment: float | datetime | str) -> str:
 
 
 class _HTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its IndexServer, so handlers can read the switches."""
+    """ThreadingHTTPServer that knows its IndexServer and its open connections.
+
+    The owner gives handlers the switches; the connection set lets `stop()` hang up on
+    keep-alive clients, so a stopped index really is gone (outage tests rely on it).
+    """
 
     daemon_threads = True
     owner: IndexServer
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def hang_up_all(self) -> None:
+        with self.connections_lock:
+            open_connections = list(self.connections)
+        for conn in open_connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -654,7 +680,7 @@ class IndexServer:
         """Bind to an ephemeral loopback port and serve from a daemon thread."""
         if self._httpd is not None:
             return self
-        httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        httpd = _HTTPServer(("127.0.0.1", 0))
         httpd.owner = self
         self._httpd = httpd
         self._thread = threading.Thread(
@@ -673,6 +699,7 @@ class IndexServer:
             return
         httpd.shutdown()
         httpd.server_close()
+        httpd.hang_up_all()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         extra_index_urls=list(args.extra_index_url),
         find_links=list(args.find_links),
         no_index=args.no_index,
+        index_strategy=args.index_strategy,
         no_deps=args.no_deps,
         dry_run=args.dry_run,
         upgrade=args.upgrade,

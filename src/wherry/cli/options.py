@@ -38,6 +38,11 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
         help="a directory or HTML page listing wheels (repeatable)",
     )
     group.add_argument(
+        "--index-strategy", choices=["first-index", "unsafe-first-match", "unsafe-best-match"],
+        help="how to use several indexes: only the first that has a project (default), or "
+        "all of them; default is pip's best-match for extra indexes from pip's own config",
+    )
+    group.add_argument(
         "--no-index", action="store_true",
         help="ignore every index; use only --find-links locations",
     )

@@ -33,6 +33,7 @@ class InstallOptions:
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
     no_index: bool = False
+    index_strategy: str | None = None
     no_deps: bool = False
     dry_run: bool = False
     upgrade: bool = False
@@ -78,6 +79,7 @@ def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Cha
         cli_extra_index_urls=options.extra_index_urls,
         cli_find_links=options.find_links,
         cli_no_index=options.no_index,
+        cli_index_strategy=options.index_strategy,
         file_index_url=spec.index_url,
         file_extra_index_urls=spec.extra_index_urls,
         file_find_links=spec.find_links,

@@ -53,7 +53,9 @@ def resolve_for(
     """Resolve the request for `env`; the client is returned for the download step."""
     client = HttpClient()
     try:
-        sources = IndexSources(settings.index_urls, settings.find_links, client)
+        sources = IndexSources(
+            settings.index_urls, settings.find_links, client, strategy=settings.strategy
+        )
         tags = compatible_tags(env)
         preferences: dict[str, InstalledPreference] = {}
         if not options.upgrade:
