@@ -72,6 +72,8 @@ SCRUBBED = (
 TRACEBACK_RE = re.compile(r"^Traceback \(most recent call last\):", re.MULTILINE)
 ERROR_RE = re.compile(r"\b(error|failed|fatal)\b", re.IGNORECASE)
 RESOLVED_RE = re.compile(r"(?:Resolved|Would install)\s+(\d+)\s+packages?")
+PIN_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)")
+DRY_RUN_RE = re.compile(r"^\s*\+\s*([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", re.MULTILINE)
 
 
 def log(message: str) -> None:
@@ -91,6 +93,7 @@ class Result:
     times: list[float] = field(default_factory=list)
     packages: int | None = None
     linked_fraction: float | None = None
+    resolve_check: str = ""
     command: list[str] = field(default_factory=list)
 
     @property
@@ -408,18 +411,12 @@ def installed_names(venv: Path) -> set[str]:
     names = set()
     for entry in sp.glob("*.dist-info"):
         name = entry.name[: -len(".dist-info")].rsplit("-", 1)[0]
-        names.add(re.sub(r"[-_.]+", "-", name).lower())
+        names.add(canonical(name))
     return names
 
 
 def pinned_names(req: Path) -> set[str]:
-    names = set()
-    for line in req.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line and not line.startswith("-"):
-            name = re.split(r"[=<>!~;\[ @]", line, maxsplit=1)[0]
-            names.add(re.sub(r"[-_.]+", "-", name).lower())
-    return names
+    return set(read_pins(req))
 
 
 def check_installed(venv: Path, req: Path) -> None:
@@ -446,17 +443,47 @@ def linked_fraction(venv: Path) -> float | None:
     return linked / total if total else None
 
 
-def resolved_count(tool: str, out: Path, outcome: Outcome) -> int | None:
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_pins(req: Path) -> dict[str, str]:
+    """`name==version` lines of a pinned requirements file, by canonical name."""
+    pins = {}
+    for line in req.read_text().splitlines():
+        match = PIN_RE.match(line)
+        if match:
+            pins[canonical(match.group(1))] = match.group(2)
+    return pins
+
+
+def resolved_set(tool: str, out: Path, outcome: Outcome) -> dict[str, str] | None:
+    """What a resolve-only run chose, from its output file (uv, pip) or its stdout (wherry)."""
     try:
         if tool == "uv" and out.exists():
-            return sum(1 for line in out.read_text().splitlines() if "==" in line.split("#")[0])
+            return read_pins(out)
         if tool == "pip" and out.exists():
             report = json.loads(out.read_text())
-            return len(report.get("install", []))
-    except (OSError, ValueError):
+            return {
+                canonical(item["metadata"]["name"]): item["metadata"]["version"]
+                for item in report.get("install", [])
+            }
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    match = RESOLVED_RE.search(outcome.stderr + outcome.stdout)
-    return int(match.group(1)) if match else None
+    chosen = {
+        canonical(m.group(1)): m.group(2)
+        for m in DRY_RUN_RE.finditer(outcome.stdout + "\n" + outcome.stderr)
+    }
+    return chosen or None
+
+
+def compare_with_pins(chosen: dict[str, str], pins: dict[str, str]) -> str:
+    if chosen == pins:
+        return "same set as the pinned file"
+    extra = sorted(f"{n}=={v}" for n, v in chosen.items() if pins.get(n) != v)
+    missing = sorted(f"{n}=={v}" for n, v in pins.items() if chosen.get(n) != v)
+    return (f"differs from the pinned file: +{len(extra)} ({', '.join(extra[:4])}) "
+            f"-{len(missing)} ({', '.join(missing[:4])})")
 
 
 # --------------------------------------------------------------------------- the benchmark
@@ -564,7 +591,14 @@ class Bench:
             make_venv(self.runner, self.tools, venv)
 
         def after_resolve(outcome: Outcome) -> None:
-            result.packages = resolved_count(tool, out, outcome)
+            chosen = resolved_set(tool, out, outcome)
+            if chosen is None:
+                match = RESOLVED_RE.search(outcome.stderr + outcome.stdout)
+                result.packages = int(match.group(1)) if match else None
+                result.resolve_check = "resolution not readable from the output"
+            else:
+                result.packages = len(chosen)
+                result.resolve_check = compare_with_pins(chosen, read_pins(req))
 
         return Cell(result, prepare_resolve, resolve_cmd(self.tools, tool, req_in, venv, cache,
                                                         out), after_resolve)
@@ -751,8 +785,9 @@ def render_tables(bench: Bench, markdown: bool) -> str:
             for tool, r in res.items():
                 if r is not None and r.status == "failed":
                     notes.append(f"{tool} {OP_TITLES[op]}: {r.error}")
-                if r is not None and r.operation.startswith("resolve") and r.packages is not None:
-                    notes.append(f"{tool} {OP_TITLES[op]}: {r.packages} packages resolved")
+                if r is not None and r.operation.startswith("resolve") and r.status == "ok":
+                    notes.append(f"{tool} {OP_TITLES[op]}: {r.packages} packages, "
+                                 f"{r.resolve_check}")
                 if r is not None and r.linked_fraction is not None:
                     notes.append(f"{tool} {OP_TITLES[op]}: {r.linked_fraction:.0%} of installed "
                                  ".py files are hard links into the cache")
@@ -801,6 +836,17 @@ def compile_scenarios(runner: Runner, tools: Toolset, scenarios: Sequence[str]) 
         )
         out.write_text(header + pins)
         log(f"compiled {out.relative_to(REPO_ROOT)}: {pins.count('==')} pins")
+        # The resolve-only benchmark resolves NAME.in for the real interpreter, sdists
+        # allowed; it should land on the same set, or the tools are not doing the same work.
+        free = WORK / "out" / f"compile-{name}-free.txt"
+        runner.check(
+            [tools.uv, "pip", "compile", req_in, "-o", free, "--no-header", "--no-annotate",
+             "--python", tools.python, "--cache-dir", WORK / "cache" / "setup-uv",
+             "--index-url", tools.index_url],
+            f"compiling {name} without platform restrictions",
+        )
+        verdict = compare_with_pins(read_pins(free), read_pins(out))
+        log(f"  unrestricted resolution of {name}.in: {verdict}")
 
 
 # --------------------------------------------------------------------------- main

@@ -15,34 +15,46 @@ from wherry.cli.context import Context
 
 def register(name: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "path", nargs="?", default=None, metavar="PATH",
+        "path",
+        nargs="?",
+        default=None,
+        metavar="PATH",
         help="where to create the environment (default: .venv)",
     )
     parser.add_argument(
-        "-p", "--python", metavar="PYTHON", default=None,
+        "-p",
+        "--python",
+        metavar="PYTHON",
+        default=None,
         help="the interpreter to use: a version (3.12, python3.12), a range (>=3.10), or a "
         "path to an interpreter or an environment (default: the first Python on PATH)",
     )
     parser.add_argument(
-        "--seed", action="store_true",
+        "--seed",
+        action="store_true",
         help="install pip into the environment (and setuptools and wheel below Python 3.12)",
     )
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument(
-        "--clear", action="store_true",
+        "--clear",
+        action="store_true",
         help="remove everything at PATH first, even if it is not a virtual environment",
     )
     existing.add_argument(
-        "--allow-existing", action="store_true",
+        "--allow-existing",
+        action="store_true",
         help="keep what is at PATH and write the environment over it",
     )
     parser.add_argument(
-        "--prompt", metavar="PROMPT", default=None,
+        "--prompt",
+        metavar="PROMPT",
+        default=None,
         help="the prompt prefix shown when the environment is active "
         "(`.` for the current directory's name; default: the environment's directory name)",
     )
     parser.add_argument(
-        "--system-site-packages", action="store_true",
+        "--system-site-packages",
+        action="store_true",
         help="give the environment access to the base interpreter's site-packages",
     )
 
@@ -67,9 +79,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     seed = "with seed packages " if request.seed else ""
     ctx.printer.summary(f"Creating virtual environment {seed}at: {shown}")
     report = command.create_venv(plan, ctx)
-    activate = command.activation_command(
-        report.layout, shown, command.detect_shell(os.environ)
-    )
+    activate = command.activation_command(report.layout, shown, command.detect_shell(os.environ))
     if activate:
         ctx.printer.summary(f"Activate with: {activate}")
     return 0

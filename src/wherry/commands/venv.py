@@ -237,8 +237,7 @@ def create_venv(plan: VenvPlan, ctx: Context) -> VenvReport:
         if isinstance(exc, OSError):
             where = f" ({exc.filename})" if exc.filename else ""
             raise EnvironmentError_(
-                f"could not create the virtual environment at {root}: "
-                f"{exc.strerror or exc}{where}"
+                f"could not create the virtual environment at {root}: {exc.strerror or exc}{where}"
             ) from None
         raise
     return VenvReport(plan.layout, seeded, seconds)

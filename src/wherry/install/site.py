@@ -9,7 +9,6 @@ scan instead of the `email` parser, and reads everything else (`Requires-Dist`) 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Sequence
@@ -105,30 +104,57 @@ def parse_requires_txt(text: str) -> list[str]:
     return result
 
 
+def _header_end(data: bytes) -> int:
+    """Index of the blank line ending the headers (LF or CRLF files), or -1."""
+    ends = [i for i in (data.find(b"\n\n"), data.find(b"\n\r\n")) if i >= 0]
+    return min(ends) if ends else -1
+
+
 def _scan_headers(path: str) -> tuple[str | None, str | None]:
-    """Name and Version from the header block of a METADATA/PKG-INFO file."""
+    """Name and Version from the header block of a METADATA/PKG-INFO file.
+
+    Plain `os.open`/`os.read` (no buffered file object): this runs once per installed
+    distribution on every command.
+    """
     name: str | None = None
     version: str | None = None
-    with open(path, "rb") as handle:
-        data = handle.read(_HEAD_BYTES)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, _HEAD_BYTES)
         while True:
-            end = data.find(b"\n\n")
+            end = _header_end(data)
             block = data if end < 0 else data[:end]
             for line in block.split(b"\n"):
-                if line[:5].lower() == b"name:" and name is None:
+                if name is None and line[:5].lower() == b"name:":
                     name = line[5:].strip().decode("utf-8", "replace")
-                elif line[:8].lower() == b"version:" and version is None:
+                elif version is None and line[:8].lower() == b"version:":
                     version = line[8:].strip().decode("utf-8", "replace")
                 if name is not None and version is not None:
                     return name, version
             if end >= 0:
                 return name, version
-            more = handle.read(_HEAD_BYTES * 4)
+            more = os.read(fd, _HEAD_BYTES * 4)
             if not more:
                 return name, version
             # Re-scan from the last complete line so a header split across reads is seen.
             cut = data.rfind(b"\n")
             data = (data[cut + 1:] if cut >= 0 else data) + more
+    finally:
+        os.close(fd)
+
+
+def _read_small(path: str) -> bytes | None:
+    """The first 64 KiB of a file, or None if it does not exist or cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 65536)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _split_dir_name(stem: str) -> tuple[str, str]:
@@ -140,7 +166,7 @@ def _split_dir_name(stem: str) -> tuple[str, str]:
 
 def _read_dist_info(path: str) -> InstalledDist | None:
     try:
-        name, version = _scan_headers(os.path.join(path, "METADATA"))
+        name, version = _scan_headers(f"{path}/METADATA")
     except OSError:
         name = version = None
     base = os.path.basename(path)
@@ -152,28 +178,22 @@ def _read_dist_info(path: str) -> InstalledDist | None:
         trace("No usable METADATA in %s, using its directory name", path)
         name = name or fallback_name
         version = version or fallback_version
-    installer: str | None = None
-    requested = False
+    # Three system calls instead of a directory listing: INSTALLER and direct_url.json are
+    # opened directly (absent is the common case for the latter), REQUESTED is a stat.
+    raw = _read_small(f"{path}/INSTALLER")
+    installer = raw.decode("utf-8", "replace").strip() or None if raw is not None else None
+    requested = os.path.exists(f"{path}/REQUESTED")
     direct_url: dict[str, Any] | None = None
-    try:
-        names = os.listdir(path)
-    except OSError:
-        names = []
-    if "INSTALLER" in names:
+    raw = _read_small(f"{path}/direct_url.json")
+    if raw is not None:
+        import json  # only when there is one: keep the no-op path's imports small
+
         try:
-            with open(os.path.join(path, "INSTALLER"), "rb") as handle:
-                installer = handle.read(256).decode("utf-8", "replace").strip() or None
-        except OSError:
-            installer = None
-    if "REQUESTED" in names:
-        requested = True
-    if "direct_url.json" in names:
-        try:
-            with open(os.path.join(path, "direct_url.json"), "rb") as handle:
-                loaded = json.loads(handle.read())
-            direct_url = loaded if isinstance(loaded, dict) else None
-        except (OSError, ValueError):
+            loaded = json.loads(raw)
+        except ValueError:
             log.debug("Ignoring unreadable direct_url.json in %s", path)
+        else:
+            direct_url = loaded if isinstance(loaded, dict) else None
     editable = bool(
         direct_url
         and isinstance(direct_url.get("dir_info"), dict)
@@ -207,11 +227,8 @@ def _read_egg_info(path: str, is_dir: bool) -> InstalledDist | None:
         version = version or fallback_version
     installer = None
     if is_dir:
-        try:
-            with open(os.path.join(path, "INSTALLER"), "rb") as handle:
-                installer = handle.read(256).decode("utf-8", "replace").strip() or None
-        except OSError:
-            pass
+        raw = _read_small(f"{path}/INSTALLER")
+        installer = raw.decode("utf-8", "replace").strip() or None if raw is not None else None
     return InstalledDist(
         name=name,
         canonical_name=canonicalize_name(name),

@@ -20,6 +20,7 @@ import errno
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -73,6 +74,8 @@ class Transaction:
         self._counter = 0
         self._protect = {os.path.abspath(p) for p in protect}
         self._done = False
+        # Installs may run in threads sharing one transaction; stash names must not collide.
+        self._lock = threading.Lock()
 
     # -- recording -------------------------------------------------------------------------
 
@@ -89,6 +92,10 @@ class Transaction:
 
     def remove(self, paths: Iterable[StrPath]) -> None:
         """Move each existing path (file, symlink or directory) into the stash."""
+        with self._lock:
+            self._remove(paths)
+
+    def _remove(self, paths: Iterable[StrPath]) -> None:
         stash = self._stash_dir()
         for path in paths:
             source = os.path.abspath(os.fspath(path))
@@ -106,10 +113,10 @@ class Transaction:
 
     def created(self, paths: Iterable[StrPath]) -> None:
         """Record new files and directories, to delete (in reverse order) on rollback."""
-        for path in paths:
-            normal = os.path.abspath(os.fspath(path))
-            self._created.append(normal)
-            self._created_set.add(normal)
+        normal = [os.path.abspath(os.fspath(p)) for p in paths]
+        with self._lock:
+            self._created.extend(normal)
+            self._created_set.update(normal)
 
     @property
     def removed(self) -> list[Path]:

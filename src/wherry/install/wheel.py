@@ -251,7 +251,7 @@ def plan_install(
             prefixes[key] = (directory, os.path.relpath(directory, root).replace(os.sep, "/"))
         directory, relative = prefixes[key]
         destination = os.path.join(directory, sub)
-        record_path = f"{relative}/{sub}"
+        record_path = sub if relative == "." else f"{relative}/{sub}"
         if key == "scripts":
             with open(source, "rb") as handle:
                 content = handle.read(8)
