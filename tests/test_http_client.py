@@ -28,6 +28,13 @@ from wherry.http.client import HttpClient, HttpStatusError, Response, redact
 Script = dict[str, list[tuple[int, dict[str, str], bytes]]]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up early (timeouts) is expected here, not worth a traceback."""
+
+
 class Stub:
     """Answers each path from a list of (status, headers, body); the last one repeats.
 
@@ -64,8 +71,7 @@ class Stub:
                 if truncate:
                     self.close_connection = True
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
                                        daemon=True)

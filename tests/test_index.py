@@ -21,7 +21,7 @@ from tests.support import MakeIndex
 from tests.support.index_server import IndexServer
 from tests.support.packages import Wheelhouse, build_wheel, sha256_of
 from wherry.cache.layout import Cache
-from wherry.errors import HashMismatch, IndexError_, WheelError
+from wherry.errors import HashMismatch, IndexError_, UsageError, WheelError
 from wherry.http.client import HttpClient, HttpStatusError
 from wherry.index import lazy_wheel
 from wherry.index.find_links import find_links_files
@@ -369,7 +369,7 @@ def test_lookups_are_memoised_and_shared_between_threads(
 
 
 def test_unknown_strategy(client: HttpClient) -> None:
-    with pytest.raises(IndexError_.__mro__[1], match="strategy"):
+    with pytest.raises(UsageError, match="strategy"):
         IndexSources([], [], client, strategy="best")
 
 
@@ -489,10 +489,10 @@ def test_metadata_must_match_the_filename(make_index: MakeIndex, wheelhouse: Whe
     liar.write_bytes(wheelhouse.wheel("foo", "1.0").read_bytes())
     server = make_index(folder)
     file = _file_of(server, client, "bar", liar.name)
-    with pytest.raises(WheelError, match="describes foo 1.0"):
+    with pytest.raises(WheelError, match=r"describes foo 1\.0"):
         wheel_metadata(file, client, cache)
     local = DistFile(filename=liar.name, url=liar.as_uri(), index_url="x")
-    with pytest.raises(WheelError, match="mislabelled|describes"):
+    with pytest.raises(WheelError, match=r"describes foo 1\.0"):
         wheel_metadata(local, client, cache)
 
 

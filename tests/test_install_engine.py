@@ -291,6 +291,25 @@ def test_unsafe_members_are_refused_before_writing(
     assert not (cache.root / "evil.py").exists()
 
 
+def test_members_with_conflicting_paths_are_refused(tmp_path: Path, cache: Cache) -> None:
+    wheel = make_wheel(tmp_path / "w", files={"demo/x": b"file", "demo/x/y.py": b"below"})
+    with pytest.raises(WheelError, match="conflict"):
+        unpack_wheel(wheel, cache)
+    assert list(cache.bucket("archives").iterdir()) == []
+
+
+def test_concurrent_unpacks_agree(tmp_path: Path, cache: Cache) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = {f"demo/m{i}.py": f"X = {i}\n".encode() for i in range(200)}
+    wheel = make_wheel(tmp_path / "w", files=files)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: unpack_wheel(wheel, cache), range(4)))
+    assert len(set(results)) == 1
+    assert (results[0] / "demo" / "m199.py").read_bytes() == b"X = 199\n"
+    assert not list((cache.root / ".tmp").iterdir())
+
+
 def test_file_content_differing_from_record_is_refused(tmp_path: Path, cache: Cache) -> None:
     rows = [
         ("demo/__init__.py", _hash(b"something else"), "10"),
@@ -939,6 +958,11 @@ def test_transaction_with_an_explicit_stash_dir(tmp_path: Path) -> None:
         assert stash.is_dir()
     assert not stash.exists()
     assert not (root / "pkg").exists()
+    unused = root / f"{STASH_PREFIX}unused"
+    unused.mkdir()
+    with Transaction(unused):
+        pass
+    assert not unused.exists()
 
 
 # -- lock ------------------------------------------------------------------------------------

@@ -8,18 +8,17 @@ from collections.abc import Mapping
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from packaging.tags import Tag
 from packaging.version import Version
 
 from wherry.cache.layout import Cache
 from wherry.errors import ResolutionError
 from wherry.index.models import DistFile
 from wherry.platform.tags import TargetTags
-from wherry.requirements.parse import SourcedRequirement, parse_requirement
-from wherry.resolve.provider import InstalledPreference
+from wherry.requirements.parse import parse_requirement
 from wherry.resolve.metadata import parse_core_metadata
+from wherry.resolve.provider import InstalledPreference
 from wherry.resolve.resolution import resolve
-
-from packaging.tags import Tag
 
 TAGS = TargetTags([Tag("cp312", "cp312", "manylinux_2_17_x86_64"), Tag("py3", "none", "any")])
 MARKERS = {
@@ -65,8 +64,8 @@ def run(universe: Universe, *requirements: str, installed: dict[str, str] | None
     prefs = {}
     for name, version in (installed or {}).items():
         requires, rp, _t = universe[name][version]
-        prefs[name] = InstalledPreference(Version(version),
-                                          parse_core_metadata(_metadata(name, version, requires, rp)))
+        metadata = parse_core_metadata(_metadata(name, version, requires, rp))
+        prefs[name] = InstalledPreference(Version(version), metadata)
     result = resolve(
         [parse_requirement(r, "test") for r in requirements],
         files_for=files_for, fetch_metadata=fetch, tags=TAGS, markers=MARKERS,
@@ -80,15 +79,19 @@ ANY = "py3-none-any"
 
 
 def test_picks_newest_compatible_versions() -> None:
-    universe = {
+    universe: Universe = {
         "a": {"1.0": (["b>=1"], None, ANY), "2.0": (["b>=2"], None, ANY)},
-        "b": {"1.0": ([], None, ANY), "2.0": ([], None, ANY), "3.0": ([], None, "cp311-cp311-win_amd64")},
+        "b": {
+            "1.0": ([], None, ANY),
+            "2.0": ([], None, ANY),
+            "3.0": ([], None, "cp311-cp311-win_amd64"),
+        },
     }
     assert run(universe, "a") == {"a": "2.0", "b": "2.0"}
 
 
 def test_backtracks_on_conflict() -> None:
-    universe = {
+    universe: Universe = {
         "a": {"1.0": (["b<2"], None, ANY), "2.0": (["b>=3"], None, ANY)},
         "b": {"1.0": ([], None, ANY), "2.0": ([], None, ANY)},
     }
@@ -97,7 +100,7 @@ def test_backtracks_on_conflict() -> None:
 
 
 def test_markers_and_extras() -> None:
-    universe = {
+    universe: Universe = {
         "a": {"1.0": (["b; extra == 'x'", "c; sys_platform == 'win32'", "d>=1"], None, ANY)},
         "b": {"1.0": ([], None, ANY)},
         "c": {"1.0": ([], None, ANY)},
@@ -109,20 +112,24 @@ def test_markers_and_extras() -> None:
 
 
 def test_requires_python_from_index_and_metadata() -> None:
-    universe = {
-        "a": {"1.0": ([], None, ANY), "2.0": ([], ">=3.13", ANY), "3.0": ([], "metadata-only", ANY)},
+    universe: Universe = {
+        "a": {
+            "1.0": ([], None, ANY),
+            "2.0": ([], ">=3.13", ANY),
+            "3.0": ([], "metadata-only", ANY),
+        },
     }
     assert run(universe, "a") == {"a": "1.0"}
 
 
 def test_yanked_only_when_pinned() -> None:
-    universe = {"a": {"1.0": ([], None, ANY), "1.9": ([], None, ANY)}}
+    universe: Universe = {"a": {"1.0": ([], None, ANY), "1.9": ([], None, ANY)}}
     assert run(universe, "a") == {"a": "1.0"}
     assert run(universe, "a==1.9") == {"a": "1.9"}
 
 
 def test_prereleases_only_when_needed_or_explicit() -> None:
-    universe = {"a": {"1.0": ([], None, ANY), "2.0b1": ([], None, ANY)},
+    universe: Universe = {"a": {"1.0": ([], None, ANY), "2.0b1": ([], None, ANY)},
                 "b": {"1.0a1": ([], None, ANY)}}
     assert run(universe, "a") == {"a": "1.0"}
     assert run(universe, "a>=2.0b1") == {"a": "2.0b1"}
@@ -130,20 +137,20 @@ def test_prereleases_only_when_needed_or_explicit() -> None:
 
 
 def test_installed_version_is_preferred() -> None:
-    universe = {"a": {"1.0": ([], None, ANY), "2.0": ([], None, ANY)}}
+    universe: Universe = {"a": {"1.0": ([], None, ANY), "2.0": ([], None, ANY)}}
     assert run(universe, "a", installed={"a": "1.0"}) == {"a": "1.0"}
     assert run(universe, "a>1", installed={"a": "1.0"}) == {"a": "2.0"}
 
 
 def test_constraints_limit_but_do_not_add() -> None:
-    universe = {"a": {"1.0": (["b"], None, ANY)},
+    universe: Universe = {"a": {"1.0": (["b"], None, ANY)},
                 "b": {"1.0": ([], None, ANY), "2.0": ([], None, ANY)},
                 "c": {"1.0": ([], None, ANY)}}
     assert run(universe, "a", constraints=("b<2", "c==1.0")) == {"a": "1.0", "b": "1.0"}
 
 
 def test_unsatisfiable_explains_and_hints() -> None:
-    universe = {
+    universe: Universe = {
         "a": {"1.0": (["b>=2"], None, ANY)},
         "b": {"1.0": ([], None, ANY), "2.0": ([], None, "cp39-cp39-win_amd64")},
     }

@@ -380,10 +380,15 @@ def test_allow_existing_keeps_the_contents(tmp_path: Path, run_wherry: RunWherry
     target = tmp_path / "project"
     target.mkdir()
     (target / "keep.txt").write_text("precious")
+    outside = tmp_path / "outside.cfg"
+    outside.write_text("not yours")
+    (target / "pyvenv.cfg").symlink_to(outside)  # replaced, never written through
     python = str(python_for("3.12"))
     result = run_wherry("venv", "project", "--allow-existing", "--python", python, cwd=tmp_path)
     assert result.ok, result
     assert (target / "keep.txt").read_text() == "precious"
+    assert outside.read_text() == "not yours"
+    assert not (target / "pyvenv.cfg").is_symlink()
     again = run_wherry("venv", "project", "--allow-existing", "--python", python, cwd=tmp_path)
     assert again.ok, again
     assert (target / "keep.txt").read_text() == "precious"

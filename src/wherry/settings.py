@@ -41,8 +41,10 @@ class IndexSettings:
         urls = [*self.extra_index_urls]
         if self.index_url:
             urls.append(self.index_url)
-        seen: set[str] = set()
-        return [u for u in urls if not (u.rstrip("/") in seen or seen.add(u.rstrip("/")))]
+        unique: dict[str, str] = {}
+        for url in urls:
+            unique.setdefault(url.rstrip("/"), url)
+        return list(unique.values())
 
 
 def pip_default_index_url() -> str:
@@ -94,7 +96,10 @@ def read_pip_config(command: str = "install") -> dict[str, tuple[str, str]]:
 
 def _wherry_config() -> dict[str, Any]:
     """`wherry.toml` or `[tool.wherry]` from the current directory (config files: issue 8)."""
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
 
     for name in ("wherry.toml", "pyproject.toml"):
         path = Path.cwd() / name

@@ -39,7 +39,7 @@ class Cache:
 
     def __init__(self, root: Path, *, temporary: bool = False) -> None:
         self.root = root
-        self.temporary = temporary
+        self.is_temporary = temporary
         self._initialised = False
 
     @classmethod

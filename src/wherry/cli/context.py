@@ -41,7 +41,7 @@ class Context:
         return self._cache
 
     def close(self) -> None:
-        if self._cache is not None and self._cache.temporary:
+        if self._cache is not None and self._cache.is_temporary:
             import shutil
 
             shutil.rmtree(self._cache.root, ignore_errors=True)

@@ -99,15 +99,14 @@ def central_directory(tail: bytes, tail_start: int, read: ReadFn) -> CentralDire
     eocd_at, fields = find_eocd(tail, tail_start)
     entries, cd_size, cd_offset = fields[4], fields[5], fields[6]
     end_of_cd = eocd_at
-    if entries == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
-        locator_at = eocd_at - _ZIP64_LOCATOR.size
-        if locator_at < 0:
-            raise WheelError("Corrupt zip64 archive: no zip64 locator")
-        locator = read(locator_at, eocd_at)
-        signature, _, record_at, _ = _ZIP64_LOCATOR.unpack(locator)
-        if signature != b"PK\x06\x07":
-            raise WheelError("Corrupt zip64 archive: bad zip64 locator")
+    locator_at = eocd_at - _ZIP64_LOCATOR.size
+    # As `zipfile` does, look for a zip64 locator whatever the plain record says: writers
+    # may emit zip64 records while the 32-bit fields still hold the real values.
+    locator = read(locator_at, eocd_at) if locator_at >= 0 else b""
+    if locator[:4] == b"PK\x06\x07":
         # As in zipfile: the record sits right before the locator, whatever it says.
+        if locator_at < _ZIP64_EOCD.size:
+            raise WheelError("Corrupt zip64 archive: no room for its end record")
         record_at = locator_at - _ZIP64_EOCD.size
         record = read(record_at, locator_at)
         values = _ZIP64_EOCD.unpack(record)
@@ -115,6 +114,8 @@ def central_directory(tail: bytes, tail_start: int, read: ReadFn) -> CentralDire
             raise WheelError("Corrupt zip64 archive: bad zip64 end of central directory")
         entries, cd_size, cd_offset = values[7], values[8], values[9]
         end_of_cd = record_at
+    elif 0xFFFFFFFF in (cd_size, cd_offset):
+        raise WheelError("Corrupt zip64 archive: no zip64 locator")
     prefix = end_of_cd - (cd_offset + cd_size)
     if prefix < 0:
         raise WheelError("Corrupt zip archive: central directory extends past its end")

@@ -67,7 +67,9 @@ class Transaction:
     def __init__(self, stash_root: Path, *, protect: Iterable[Path] = ()) -> None:
         self.stash_root = Path(stash_root)
         self._stash: str | None = None
-        self._owns_stash = False
+        if self.stash_root.name.startswith(STASH_PREFIX):
+            # The caller made the stash itself (e.g. with mkdtemp): ours to delete at the end.
+            self._stash = os.path.abspath(self.stash_root)
         self._stashed: list[tuple[str, str]] = []
         self._created: list[str] = []
         self._created_set: set[str] = set()
@@ -81,13 +83,10 @@ class Transaction:
 
     def _stash_dir(self) -> str:
         if self._stash is None:
-            if self.stash_root.name.startswith(STASH_PREFIX):
-                self.stash_root.mkdir(parents=True, exist_ok=True)
-                self._stash = str(self.stash_root)
-            else:
-                self.stash_root.mkdir(parents=True, exist_ok=True)
-                self._stash = tempfile.mkdtemp(prefix=STASH_PREFIX, dir=self.stash_root)
-            self._owns_stash = True
+            self.stash_root.mkdir(parents=True, exist_ok=True)
+            self._stash = tempfile.mkdtemp(prefix=STASH_PREFIX, dir=self.stash_root)
+        else:
+            os.makedirs(self._stash, exist_ok=True)
         return self._stash
 
     def remove(self, paths: Iterable[StrPath]) -> None:
@@ -130,7 +129,7 @@ class Transaction:
         if self._done:
             return
         self._done = True
-        if self._stash is not None and self._owns_stash:
+        if self._stash is not None:
             shutil.rmtree(self._stash, ignore_errors=True)
         self._prune()
 
@@ -160,7 +159,7 @@ class Transaction:
                 len(failures), failures[0], self._stash,
             )
             return
-        if self._stash is not None and self._owns_stash:
+        if self._stash is not None:
             shutil.rmtree(self._stash, ignore_errors=True)
         trace("Rolled back %d creation(s) and %d removal(s)", len(self._created),
               len(self._stashed))

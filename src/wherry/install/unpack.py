@@ -275,7 +275,7 @@ def unpack_wheel(wheel: Path, cache: Cache, *, sha256: str | None = None) -> Pat
     if sha256 is not None and digest != sha256.lower():
         raise HashMismatch(
             f"hash mismatch for {wheel.name}",
-            hint=f"expected sha256:{sha256.lower()}\n        got sha256:{digest}",
+            hint=f"expected sha256:{sha256.lower()}, got sha256:{digest}",
         )
     target = cache.bucket("archives") / digest
     if (target / MARKER).is_file():

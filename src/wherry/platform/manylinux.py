@@ -19,7 +19,9 @@ _LEGACY_ATTRIBUTES = {
 }
 
 
-def is_compatible(glibc: tuple[int, int], version: tuple[int, int], hook: Mapping[str, Any]) -> bool:
+def is_compatible(
+    glibc: tuple[int, int], version: tuple[int, int], hook: Mapping[str, Any]
+) -> bool:
     """Whether a `manylinux_{version}` wheel may be installed, as packaging decides it.
 
     `hook` is the probe's `manylinux` record: `found` (a `_manylinux` module exists),

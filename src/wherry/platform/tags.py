@@ -83,7 +83,8 @@ class TargetTags:
 def compatible_tags(info: InterpreterInfo) -> TargetTags:
     """All tags a wheel may carry to be installable into `info`, best first."""
     from packaging.tags import compatible_tags as generic_tags
-    from packaging.tags import cpython_tags, generic_tags as other_tags
+    from packaging.tags import cpython_tags
+    from packaging.tags import generic_tags as other_tags
 
     version = info.version[:2]
     platforms = platform_tags(info)

@@ -59,7 +59,10 @@ def parse_requirement(text: str, source: str) -> SourcedRequirement:
     try:
         requirement = Requirement(stripped)
     except InvalidRequirement as exc:
-        hint = "requirements look like `name`, `name>=1.0`, `name[extra]==2.1; python_version>'3.8'`"
+        hint = (
+            "requirements look like `name`, `name>=1.0`, "
+            "`name[extra]==2.1; python_version>'3.8'`"
+        )
         if stripped.startswith("-e") or stripped.startswith("--editable"):
             hint = "editable installs (-e) are not supported yet"
         elif os.sep in stripped or stripped.endswith((".whl", ".tar.gz", ".zip")):
@@ -83,11 +86,7 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     for number, raw in enumerate(text.splitlines(), start=1):
         if not buffer:
             start = number
-        line = raw
-        if re.match(r"^\s*#", line):
-            line = ""
-        else:
-            line = re.sub(r"(^|\s+)#.*$", "", line)
+        line = "" if re.match(r"^\s*#", raw) else re.sub(r"(^|\s+)#.*$", "", raw)
         if line.endswith("\\"):
             buffer += line[:-1]
             continue

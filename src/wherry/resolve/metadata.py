@@ -39,6 +39,6 @@ def parse_core_metadata(data: bytes) -> CoreMetadata:
         name=(fields.get("name") or [""])[0],
         version=(fields.get("version") or [""])[0],
         requires_dist=tuple(fields.get("requires-dist", [])),
-        requires_python=(fields.get("requires-python") or [None])[0],
+        requires_python=next(iter(fields.get("requires-python", [])), None),
         provides_extra=tuple(fields.get("provides-extra", [])),
     )

@@ -26,15 +26,9 @@ def hints_for(
             hints.append(f"`{project.name}` was not found in {indexes}")
             continue
         newest_usable = max(project.candidates, default=None)
-
-        def newer(versions: Iterable[Version]) -> list[Version]:
-            return [v for v in versions if newest_usable is None or v > newest_usable]
-
-        no_wheel = newer(v for v, r in project.rejected.items() if "no wheel" in r)
-        needs_python = newer(
-            v for v, r in project.rejected.items() if r.startswith("requires Python")
-        )
-        only_sdist = newer(v for v, r in project.rejected.items() if "source distribution" in r)
+        no_wheel = _newer(project, "no wheel", newest_usable)
+        needs_python = _newer(project, "requires Python", newest_usable)
+        only_sdist = _newer(project, "source distribution", newest_usable)
         if no_wheel:
             newest = max(no_wheel)
             seen = ", ".join(sorted(project.seen_tags)[:4]) or "none"
@@ -62,3 +56,12 @@ def hints_for(
         if pre and len(pre) == len(project.candidates):
             hints.append(f"only pre-releases of `{project.name}` exist (newest: {max(pre)})")
     return hints
+
+
+def _newer(project: ProjectVersions, reason: str, than: Version | None) -> list[Version]:
+    """Rejected versions (for `reason`) newer than the newest usable one: the likely culprits."""
+    return [
+        version
+        for version, why in project.rejected.items()
+        if reason in why and (than is None or version > than)
+    ]

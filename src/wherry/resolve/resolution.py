@@ -77,7 +77,8 @@ def resolve(
         origin = f"{requirement} ({item.source})"
         roots.append(RootRequirement(name, constraint, origin))
         for extra in sorted(requirement.extras):
-            roots.append(RootRequirement(f"{name}[{canonicalize_name(extra)}]", constraint, origin))
+            extra_package = f"{name}[{canonicalize_name(extra)}]"
+            roots.append(RootRequirement(extra_package, constraint, origin))
         for specifier in requirement.specifier:
             if specifier.operator in ("==", "===") and "*" not in specifier.version:
                 config.pinned.setdefault(name, set()).add(Version(specifier.version))
@@ -88,7 +89,8 @@ def resolve(
             continue
         name = str(canonicalize_name(requirement.name))
         new = PubGrubRange.from_specifier(requirement.specifier)
-        constraint_ranges[name] = constraint_ranges[name] & new if name in constraint_ranges else new
+        previous = constraint_ranges.get(name)
+        constraint_ranges[name] = new if previous is None else previous & new
     data = PackageData(files_for, fetch_metadata, tags, python_version)
     provider = WherryProvider(
         config,
@@ -125,11 +127,11 @@ def resolve(
     for package, version in solution.pins.items():
         if package == PYTHON:
             continue
-        name, extra = split_extra(package)
-        if extra is not None:
-            extras.setdefault(name, set()).add(extra)
+        base, extra_name = split_extra(package)
+        if extra_name is not None:
+            extras.setdefault(base, set()).add(extra_name)
             continue
-        pins[name] = provider.candidate(name, version)
+        pins[base] = provider.candidate(base, version)
     return Resolution(pins, extras, sum(provider.tried.values()))
 
 
