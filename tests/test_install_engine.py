@@ -654,6 +654,22 @@ def test_wheel_name_must_match_its_metadata(tmp_path: Path, cache: Cache, env: E
                   scheme=env.scheme, interpreter=sys.executable, requested=True)
 
 
+@pytest.mark.parametrize("name", ["python", "python3", "python3.12", "activate",
+                                  "activate.fish"])
+def test_scripts_may_not_replace_the_environment(
+    tmp_path: Path, cache: Cache, env: Env, name: str
+) -> None:
+    (env.scripts / "python").write_text("the interpreter")
+    before = snapshot(env.prefix)
+    wheel = make_wheel(tmp_path / "w", entry_points=f"[console_scripts]\n{name} = demo:x\n")
+    with pytest.raises(WheelError, match="replace a file of the environment"):
+        install(wheel, cache, env)
+    data_wheel = make_wheel(tmp_path / "d", name="other", data={f"scripts/{name}": b"#!python\n"})
+    with pytest.raises(WheelError, match="replace a file of the environment"):
+        install(data_wheel, cache, env)
+    assert snapshot(env.prefix) == before
+
+
 def test_existing_files_are_overwritten_and_reported(
     tmp_path: Path, cache: Cache, env: Env
 ) -> None:

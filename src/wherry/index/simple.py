@@ -86,7 +86,8 @@ class _Joiner:
         self.base = base
         parts = urlsplit(base)
         self.scheme = parts.scheme
-        self.root = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+        known = parts.netloc or parts.scheme == "file"
+        self.root = f"{parts.scheme}://{parts.netloc}" if known else ""
         self.simple_base = bool(self.root) and "/." not in parts.path
         self.directory = parts.path.rsplit("/", 1)[0] + "/" if parts.path else "/"
         self._ups: dict[int, str] = {}

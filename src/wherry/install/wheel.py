@@ -46,6 +46,8 @@ if __name__ == "__main__":
     sys.exit({func_path}())
 """
 _MAX_SHEBANG = 127
+# Scripts that would replace the environment's own interpreter or activation scripts.
+_RESERVED_SCRIPT_RE = re.compile(r"^(python(3(\.\d+)?)?w?|activate(\.\w+)?|deactivate)$")
 
 
 @dataclass
@@ -136,6 +138,16 @@ def header_map(text: str) -> dict[str, str]:
         if sep and line[0] not in " \t":
             headers.setdefault(key.strip().lower(), value.strip())
     return headers
+
+
+def check_script_name(name: str, wheel_name: str) -> None:
+    """Refuse a script that would replace the environment's interpreter or `activate`."""
+    if _RESERVED_SCRIPT_RE.match(name):
+        raise WheelError(
+            f"{wheel_name} wants to install a script named {name!r}, which would replace a "
+            "file of the environment itself",
+            hint="this is almost certainly a packaging mistake; report it to the project",
+        )
 
 
 def _unsafe(path: str) -> bool:
@@ -253,6 +265,7 @@ def plan_install(
         destination = os.path.join(directory, sub)
         record_path = sub if relative == "." else f"{relative}/{sub}"
         if key == "scripts":
+            check_script_name(sub, filename)
             with open(source, "rb") as handle:
                 content = handle.read(8)
                 if content == b"#!python":
@@ -370,6 +383,7 @@ def install_wheel(
     if entry_points.is_file():
         text = entry_points.read_text("utf-8", errors="replace")
         for script in parse_entry_points(text, filename):
+            check_script_name(script.name, filename)
             content = script_launcher(script, interpreter)
             destination = os.path.join(scripts_dir, script.name)
             plan.links.pop(destination, None)
