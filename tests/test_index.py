@@ -14,8 +14,11 @@ import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.support import MakeIndex
 from tests.support.index_server import IndexServer
@@ -27,7 +30,7 @@ from wherry.index import lazy_wheel
 from wherry.index.find_links import find_links_files
 from wherry.index.metadata import wheel_metadata
 from wherry.index.models import DistFile
-from wherry.index.simple import filename_matches, parse_html_page, parse_json_page
+from wherry.index.simple import _Joiner, filename_matches, parse_html_page, parse_json_page
 from wherry.index.sources import IndexSources
 
 PAGE = "https://example.test/simple/foo/"
@@ -540,3 +543,18 @@ def test_zip_reader_errors() -> None:
         lazy_wheel.find_eocd(b"no zip here", 0)
     assert lazy_wheel.parse_content_range("bytes 10-19/100") == (10, 20, 100)
     assert lazy_wheel.parse_content_range("bytes 0-0/*") == (0, 1, None)
+
+
+# -- URL joining matches urljoin -----------------------------------------------------------
+
+_SEGMENTS = st.sampled_from(["..", ".", "a", "b.whl", "", "x%20y", "c:d", "?q=1", "#sha256=ab"])
+
+
+@given(base=st.lists(_SEGMENTS, max_size=5), link=st.lists(_SEGMENTS, max_size=6),
+       lead=st.sampled_from(["", "/", "//host/", "./", "../", "https://o/"]),
+       scheme=st.sampled_from(["https://h", "http://u:p@h:8", "file://"]))
+def test_fast_join_agrees_with_urljoin(base: list[str], link: list[str], lead: str,
+                                       scheme: str) -> None:
+    base_url = scheme + "/" + "/".join(base)
+    url = lead + "/".join(link)
+    assert _Joiner(base_url)(url) == urljoin(base_url, url)

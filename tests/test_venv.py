@@ -534,8 +534,9 @@ def test_creation_is_fast_and_spawns_nothing(
                 "csh",
                 "-f",
                 "-c",
-                "source {bin}/activate.csh && python -c 'import sys; print(sys.prefix)' && "
-                "echo $VIRTUAL_ENV",
+                # Non-interactive csh has no $prompt, which activate.csh extends.
+                "set prompt='% ' && source {bin}/activate.csh && "
+                "python -c 'import sys; print(sys.prefix)' && echo $VIRTUAL_ENV",
             ],
         ),
         (

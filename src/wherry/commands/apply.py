@@ -47,14 +47,14 @@ def apply_plan(
         prefix, on_wait=lambda: printer.summary(f"Waiting for another wherry process to "
                                                 f"finish with {prefix}")
     ):
-        stash = Path(tempfile.mkdtemp(prefix=".wherry-stash-", dir=site.parent))
-        with Transaction(stash) as transaction:
+        stash = Path(tempfile.mkdtemp(prefix=".wherry-stash-", dir=prefix))
+        with Transaction(stash, protect=[prefix, *scheme_dirs]) as transaction:
             for dist in plan.remove:
                 log.debug("Uninstalling %s==%s", dist.canonical_name, dist.version)
                 transaction.remove(plan_uninstall(dist, scheme_dirs))
             for candidate, archive in prepared:
                 log.debug("Installing %s", candidate.wheel.filename)
-                installed = install_wheel(
+                install_wheel(
                     archive,
                     filename=candidate.wheel.filename,
                     scheme=scheme,
@@ -63,4 +63,3 @@ def apply_plan(
                     link_mode=link_mode,  # type: ignore[arg-type]
                     transaction=transaction,
                 )
-                transaction.created(installed.paths)

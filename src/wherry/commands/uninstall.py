@@ -58,14 +58,13 @@ def uninstall(
         printer.summary(f"Would uninstall {len(targets)} packages")
     else:
         prefix = Path(env.prefix)
-        site = Path(env.scheme["purelib"])
         with environment_lock(
             prefix,
             on_wait=lambda: printer.summary(f"Waiting for another wherry process to finish "
                                             f"with {prefix}"),
         ):
-            stash = Path(tempfile.mkdtemp(prefix=".wherry-stash-", dir=site.parent))
-            with Transaction(stash) as transaction:
+            stash = Path(tempfile.mkdtemp(prefix=".wherry-stash-", dir=prefix))
+            with Transaction(stash, protect=[prefix, *scheme_dirs]) as transaction:
                 for paths in plans.values():
                     transaction.remove(paths)
         count = len(targets)

@@ -50,7 +50,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 USER_AGENT = f"wherry/{__version__}"
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504}) | frozenset(range(505, 600))
+RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
 CONNECT_TIMEOUT = 10.0
@@ -387,6 +387,9 @@ class HttpClient:
                 response.drain_conn()
                 response.release_conn()
                 following = urljoin(current, location)
+                if not following.startswith(("http://", "https://")):
+                    raise IndexError_(f"{redact(current)} redirects to {redact(following)}",
+                                      hint="only http and https redirects are followed")
                 if userinfo and _origin(following) == base_origin and not _userinfo(following):
                     following = _with_userinfo(following, userinfo)
                 trace("Redirected from %s to %s", redact(current), redact(following))
@@ -405,8 +408,13 @@ class HttpClient:
             except _Retry as retry:
                 if number >= self.retries:
                     self._give_up(url, retry)
-                delay = min(self.backoff_cap, self.backoff * (2 ** number))
-                delay *= 0.5 + random.random() / 2
+                if number == 0 and retry.status is None:
+                    # Most often a pooled keep-alive connection the server had closed:
+                    # a new connection right away usually works.
+                    delay = 0.0
+                else:
+                    delay = min(self.backoff_cap, self.backoff * (2 ** number))
+                    delay *= 0.5 + random.random() / 2
                 if retry.after is not None:
                     delay = max(delay, min(retry.after, self.backoff_cap))
                 log.debug("Retrying %s in %.2fs after %s (%d of %d)", redact(url), delay,

@@ -88,7 +88,8 @@ class _Joiner:
         self.scheme = parts.scheme
         known = parts.netloc or parts.scheme == "file"
         self.root = f"{parts.scheme}://{parts.netloc}" if known else ""
-        self.simple_base = bool(self.root) and "/." not in parts.path
+        # urljoin drops empty segments of relative joins, so leave those bases to it.
+        self.simple_base = bool(self.root) and "/." not in parts.path and "//" not in parts.path
         self.directory = parts.path.rsplit("/", 1)[0] + "/" if parts.path else "/"
         self._ups: dict[int, str] = {}
 
@@ -119,7 +120,7 @@ class _Joiner:
                 rest = rest[3:]
             else:
                 rest = rest[2:]
-        if "/." in rest or rest.startswith(".") or rest.startswith("/"):
+        if "/." in rest or "//" in rest or rest.startswith((".", "/")):
             return urljoin(self.base, url)
         return self._up(ups) + rest
 

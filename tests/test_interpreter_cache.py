@@ -1,0 +1,200 @@
+"""The interpreter-info cache is validated by stat, and re-probes exactly when it must.
+
+Each case makes a real venv, warms the cache, changes one thing, and checks whether
+the next query ran the probe (counted by wrapping the probe runner).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import RunWherry
+from wherry.cache.layout import Cache
+from wherry.python import info as info_module
+from wherry.python.info import query_interpreter
+
+
+class ProbeCounter:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        original = info_module._run_probe
+
+        def counting(executable: str) -> dict[str, Any]:
+            self.calls += 1
+            return original(executable)
+
+        monkeypatch.setattr(info_module, "_run_probe", counting)
+
+    def probes(self, executable: Path, cache: Cache) -> int:
+        before = self.calls
+        query_interpreter(executable, cache)
+        return self.calls - before
+
+
+@pytest.fixture
+def counter(monkeypatch: pytest.MonkeyPatch) -> ProbeCounter:
+    return ProbeCounter(monkeypatch)
+
+
+@pytest.fixture
+def venv(tmp_path: Path, run_wherry: RunWherry) -> Iterator[Path]:
+    path = tmp_path / "venv"
+    result = run_wherry("venv", path, "--python", sys.executable)
+    assert result.ok, result
+    yield path
+
+
+def python_of(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def site_of(venv: Path) -> Path:
+    return next(venv.glob("lib/python3.*/site-packages"))
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Cache:
+    return Cache.at(tmp_path / "cache")
+
+
+def test_hit_runs_no_probe(venv: Path, cache: Cache, counter: ProbeCounter) -> None:
+    assert counter.probes(python_of(venv), cache) == 1
+    assert counter.probes(python_of(venv), cache) == 0
+
+
+def test_hit_is_logged_at_trace(venv: Path, run_wherry: RunWherry) -> None:
+    run_wherry("pip", "list", "--python", venv)
+    result = run_wherry("pip", "list", "--python", venv, "-vv")
+    assert "Cached interpreter info for Python" in result.stderr
+    assert f"skipping probing: {python_of(venv)}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["manylinux-added", "manylinux-edited", "manylinux-removed", "pth-added",
+     "pth-edited", "sitecustomize-added", "pyvenv-edited"],
+)
+def test_changes_that_reprobe(venv: Path, cache: Cache, counter: ProbeCounter,
+                              change: str) -> None:
+    site = site_of(venv)
+    if change in ("manylinux-edited", "manylinux-removed"):
+        (site / "_manylinux.py").write_text("manylinux_compatible = lambda *a: True\n")
+    if change == "pth-edited":
+        (site / "extra.pth").write_text("/nonexistent-a\n")
+    assert counter.probes(python_of(venv), cache) == 1
+    if change == "manylinux-added":
+        (site / "_manylinux.py").write_text("def manylinux_compatible(*a):\n    return False\n")
+    elif change == "manylinux-edited":
+        # Same size, same directory entry: only the file's own stat changes.
+        os.utime(site / "_manylinux.py", ns=(1, 1))
+        (site / "_manylinux.py").write_text("manylinux_compatible = lambda *a: None\n")
+    elif change == "manylinux-removed":
+        (site / "_manylinux.py").unlink()
+    elif change == "pth-added":
+        (site / "extra.pth").write_text("/nonexistent\n")
+    elif change == "pth-edited":
+        (site / "extra.pth").write_text("/nonexistent-bb\n")
+    elif change == "sitecustomize-added":
+        (site / "sitecustomize.py").write_text("")
+    elif change == "pyvenv-edited":
+        cfg = venv / "pyvenv.cfg"
+        cfg.write_text(cfg.read_text().replace("include-system-site-packages = false",
+                                               "include-system-site-packages = true"))
+    assert counter.probes(python_of(venv), cache) == 1
+
+
+def test_manylinux_answer_follows_the_file(venv: Path, cache: Cache) -> None:
+    site = site_of(venv)
+    assert not query_interpreter(python_of(venv), cache).manylinux["found"]
+    (site / "_manylinux.py").write_text(
+        "def manylinux_compatible(major, minor, arch):\n    return minor < 17\n")
+    hook = query_interpreter(python_of(venv), cache).manylinux
+    assert hook["found"] and hook["per_minor"]["17"] is False and hook["per_minor"]["16"]
+
+
+def test_manylinux_via_pythonpath_and_pth_dir(venv: Path, cache: Cache, tmp_path: Path,
+                                              counter: ProbeCounter,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (site_of(venv) / "hooks.pth").write_text(str(hooks) + "\n")
+    assert counter.probes(python_of(venv), cache) == 1
+    (hooks / "_manylinux.py").write_text("manylinux1_compatible = False\n")
+    assert counter.probes(python_of(venv), cache) == 1
+    assert query_interpreter(python_of(venv), cache).manylinux["legacy"] == {
+        "manylinux1_compatible": False}
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "_manylinux.py").write_text("manylinux2014_compatible = False\n")
+    (hooks / "_manylinux.py").unlink()
+    monkeypatch.setenv("PYTHONPATH", str(other))
+    assert counter.probes(python_of(venv), cache) == 1
+    assert query_interpreter(python_of(venv), cache).manylinux["legacy"] == {
+        "manylinux2014_compatible": False}
+
+
+def test_ordinary_install_does_not_reprobe(venv: Path, cache: Cache,
+                                           counter: ProbeCounter) -> None:
+    assert counter.probes(python_of(venv), cache) == 1
+    site = site_of(venv)
+    (site / "pkg").mkdir()
+    (site / "pkg" / "__init__.py").write_text("")
+    (site / "pkg-1.0.dist-info").mkdir()
+    assert counter.probes(python_of(venv), cache) == 0
+
+
+def test_recreated_venv_with_another_base(tmp_path: Path, cache: Cache, counter: ProbeCounter,
+                                          run_wherry: RunWherry) -> None:
+    pyenv = Path(os.environ["PYENV_ROOT"]) / "versions"
+    others = sorted(p for p in pyenv.glob("3.1[0-3].*/bin/python3") if p.exists())
+    if len(others) < 2:
+        pytest.skip("needs two CPython versions")
+    path = tmp_path / "venv"
+    assert run_wherry("venv", path, "--python", others[0]).ok
+    first = query_interpreter(python_of(path), cache)
+    shutil.rmtree(path)
+    assert run_wherry("venv", path, "--python", others[1]).ok
+    second = query_interpreter(python_of(path), cache)
+    assert first.version != second.version
+    real = subprocess.run([str(python_of(path)), "-c", "import platform; "
+                           "print(platform.python_version())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert second.full_version == real
+
+
+def test_system_site_packages_toggle(tmp_path: Path, cache: Cache,
+                                     run_wherry: RunWherry) -> None:
+    path = tmp_path / "venv"
+    assert run_wherry("venv", path, "--python", sys.executable).ok
+    plain = query_interpreter(python_of(path), cache).sys_path
+    shutil.rmtree(path)
+    assert run_wherry("venv", path, "--python", sys.executable, "--system-site-packages").ok
+    with_system = query_interpreter(python_of(path), cache).sys_path
+    assert len(with_system) > len(plain)
+
+
+def test_uname_is_part_of_the_key(venv: Path, cache: Cache, counter: ProbeCounter,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    assert counter.probes(python_of(venv), cache) == 1
+    real = os.uname()
+    fake = os.uname_result((real.sysname, real.nodename, real.release + "-upgraded",
+                            real.version, real.machine))
+    monkeypatch.setattr(os, "uname", lambda: fake)
+    assert counter.probes(python_of(venv), cache) == 1
+    assert counter.probes(python_of(venv), cache) == 0
+
+
+def test_corrupt_entry_is_replaced(venv: Path, cache: Cache, counter: ProbeCounter) -> None:
+    assert counter.probes(python_of(venv), cache) == 1
+    for entry in cache.bucket("interpreters").iterdir():
+        entry.write_text("{not json")
+    assert counter.probes(python_of(venv), cache) == 1
+    assert counter.probes(python_of(venv), cache) == 0
