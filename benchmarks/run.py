@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -294,7 +295,7 @@ def setup_tools(runner: Runner, args: argparse.Namespace, python: str) -> Toolse
                  "--index-url", index_url, "--cache-dir", setup_cache, REPO_ROOT],
                 "installing wherry",
             )
-            wherry_marker.write_text("ok\n")
+            wherry_marker.write_text(repo_state(runner) + "\n")
         except CommandFailed as exc:
             log(f"setup: {exc}")
 
@@ -317,6 +318,10 @@ def setup_tools(runner: Runner, args: argparse.Namespace, python: str) -> Toolse
         elif name == "pip":  # "pip X from /long/path (python 3.12)"
             text = " ".join(text.split()[:2])
         tools.versions[name] = text.splitlines()[0] if text else "?"
+    # Recorded when wherry was installed (the checkout may have moved on since).
+    tools.versions["wherry source"] = (
+        wherry_marker.read_text().strip() if wherry_marker.exists() else "not installed"
+    )
     pip_version = tools.versions["pip"].split()[1] if " " in tools.versions["pip"] else "0"
     if version_tuple(pip_version) < (22, 3):
         sys.exit(f"error: the harness pip ({pip_version}) predates --python (pip 22.3)")
@@ -325,6 +330,19 @@ def setup_tools(runner: Runner, args: argparse.Namespace, python: str) -> Toolse
         "with `pip --python VENV/bin/python` (pip re-runs itself under that interpreter)"
     )
     return tools
+
+
+def repo_state(runner: Runner) -> str:
+    """The commit wherry was installed from, and whether its sources had local changes."""
+    head = runner.run(["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"], timeout=30)
+    if head.returncode != 0:
+        return "unknown (not a git checkout)"
+    dirty = runner.run(
+        ["git", "-C", REPO_ROOT, "diff", "--quiet", "HEAD", "--", "src", "pyproject.toml"],
+        timeout=30,
+    )
+    suffix = " + uncommitted changes in src/" if dirty.returncode == 1 else ""
+    return f"commit {head.stdout.strip()}{suffix}"
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -628,7 +646,7 @@ class Bench:
     def measure(self, cells: list[Cell], runs: int, warmup: bool) -> None:
         """Time every cell `runs` times, interleaving tools run by run (fairer on a busy box)."""
         for cell in cells:
-            cell.result.command = [str(p) for p in cell.command]
+            cell.result.command = [self.redact(str(p)) for p in cell.command]
             self.results.append(cell.result)
             if cell.result.tool == "wherry" and not self.wherry_ok():
                 cell.result.status = "failed"
@@ -646,8 +664,8 @@ class Bench:
                         raise CommandFailed(first_error_line(outcome.stdout, outcome.stderr))
                     cell.after(outcome)
                 except CommandFailed as exc:
-                    res.status, res.error = "failed", str(exc)
-                    log(f"{label} FAILED: {exc}")
+                    res.status, res.error = "failed", self.redact(str(exc))
+                    log(f"{label} FAILED: {res.error}")
                     continue
                 except OSError as exc:
                     res.status, res.error = "failed", f"harness: {exc}"
@@ -659,6 +677,13 @@ class Bench:
                 res.times.append(outcome.seconds)
                 log(f"{label} run {run + 1}/{runs}: {outcome.seconds:.3f}s")
             self.save()
+
+    def redact(self, text: str) -> str:
+        """Keep the index's address out of everything the harness writes or prints."""
+        url = self.tools.index_url
+        host = urllib.parse.urlsplit(url).netloc
+        text = text.replace(url.rstrip("/"), "<index-url>")
+        return text.replace(host, "<index-host>") if host else text
 
     def wherry_ok(self) -> bool:
         return not self.tools.versions.get("wherry", "").startswith("not runnable")
@@ -788,6 +813,11 @@ def render_tables(bench: Bench, markdown: bool) -> str:
                 if r is not None and r.operation.startswith("resolve") and r.status == "ok":
                     notes.append(f"{tool} {OP_TITLES[op]}: {r.packages} packages, "
                                  f"{r.resolve_check}")
+                if r is not None and r.status == "ok" and len(r.times) > 1:
+                    low, high = min(r.times), max(r.times)
+                    if high > 2 * low and high - low > 0.5:
+                        notes.append(f"{tool} {OP_TITLES[op]}: noisy, runs ranged "
+                                     f"{fmt_seconds(low)} to {fmt_seconds(high)}")
                 if r is not None and r.linked_fraction is not None:
                     notes.append(f"{tool} {OP_TITLES[op]}: {r.linked_fraction:.0%} of installed "
                                  ".py files are hard links into the cache")
@@ -909,7 +939,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tools = setup_tools(runner, args, python)
     info = machine_info()
     log(f"target python: {python} ({tools.versions['python']})")
-    for name in ("wherry", "uv", "pip"):
+    for name in ("wherry", "wherry source", "uv", "pip"):
         log(f"{name}: {tools.versions[name]}")
     log(f"machine: {info['cpu']}, {info['cores']} cores; work dir on {info['work_filesystem']}")
     if args.compile_scenarios:

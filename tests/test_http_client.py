@@ -8,6 +8,7 @@ a slow answer.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 import threading
@@ -386,3 +387,35 @@ def test_redact() -> None:
 def test_response_is_a_plain_dataclass() -> None:
     response = Response("http://h/", 200, {"content-type": "Text/HTML; charset=utf-8"}, b"")
     assert response.content_type == "text/html"
+
+
+# -- TLS -----------------------------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_with_cert_and_ssl_cert_file(tmp_path: Path, stubs: list[Stub],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    stub = _stub(stubs, {"/secure": [(200, {}, b"private")]})
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    stub.httpd.socket = context.wrap_socket(stub.httpd.socket, server_side=True)
+    url = stub.base.replace("http://", "https://") + "/secure"
+
+    with HttpClient(retries=0, cert=str(cert)) as client:
+        assert client.get(url).body == b"private"
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    with HttpClient(retries=0) as client:
+        assert client.get(url).body == b"private"
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with HttpClient(retries=0) as client, pytest.raises(NetworkError, match="CA certificates"):
+        client.get(url)
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with HttpClient(retries=0) as client, pytest.raises(NetworkError) as caught:
+        client.get(url)
+    assert "TLS" in caught.value.message and "--cert" in (caught.value.hint or "")

@@ -25,7 +25,7 @@ from tests.support.index_server import IndexServer
 from tests.support.packages import Wheelhouse, build_wheel, sha256_of
 from wherry.cache.layout import Cache
 from wherry.errors import HashMismatch, IndexError_, UsageError, WheelError
-from wherry.http.client import HttpClient, HttpStatusError
+from wherry.http.client import HttpClient, HttpStatusError, Response
 from wherry.index import lazy_wheel
 from wherry.index.find_links import find_links_files
 from wherry.index.metadata import wheel_metadata
@@ -438,6 +438,28 @@ def test_metadata_by_ranges_with_a_big_central_directory(
     ranges = _file_gets(server, wheel.name)
     assert None not in ranges and 2 <= len(ranges) <= 3
     assert ranges[0] == "bytes=-65536"
+
+
+def test_metadata_when_suffix_ranges_are_refused(
+        make_index: MakeIndex, wheelhouse: Wheelhouse, client: HttpClient, cache: Cache,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    wheel = wheelhouse.wheel("foo", "1.0", requires=["bar"],
+                             files={"foo/blob.bin": os.urandom(100_000)})
+    server = make_index([wheel])
+    file = _file_of(server, client, "foo", wheel.name)
+    real = client.get_range
+
+    def no_suffix(url: str, start: int, end: int | None) -> Response | None:
+        if start < 0:
+            raise HttpStatusError(url, 416)
+        return real(url, start, end)
+
+    monkeypatch.setattr(client, "get_range", no_suffix)
+    server.reset_log()
+    assert b"Requires-Dist: bar" in wheel_metadata(file, client, cache)
+    assert [r.method for r in server.requests] == ["HEAD", "GET"]
+    size = wheel.stat().st_size
+    assert server.requests[1].headers["range"] == f"bytes={size - 65536}-{size - 1}"
 
 
 def _wheel_with_metadata_first(folder: Path) -> Path:

@@ -308,11 +308,21 @@ def test_c_extension_needs_setuptools(tmp_path: Path) -> None:
 
 
 def _setuptools_builds_wheels() -> bool:
-    """setuptools < 70.1 needs the separate `wheel` package for bdist_wheel."""
-    return any(
-        importlib.util.find_spec(mod) is not None
-        for mod in ("setuptools.command.bdist_wheel", "wheel")
-    )
+    """setuptools < 70.1 needs the separate `wheel` package for bdist_wheel.
+
+    Asked of the installed metadata, not by importing setuptools here: importing it in
+    the test process after anything loaded the stdlib's distutils breaks its shim.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.version import Version
+
+    try:
+        if Version(version("setuptools")) >= Version("70.1"):
+            return True
+    except PackageNotFoundError:
+        return False
+    return importlib.util.find_spec("wheel") is not None
 
 
 def _build_with_backend(sdist: Path, work: Path) -> Path:

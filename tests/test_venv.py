@@ -28,7 +28,6 @@ from wherry.cache.layout import Cache
 from wherry.cli.context import Context
 from wherry.commands import venv as command
 from wherry.errors import EnvironmentError_
-from wherry.output import Printer
 from wherry.python import venv as pyvenv
 from wherry.python.venv import TargetState, Template
 
@@ -450,7 +449,6 @@ def _context(cache_dir: Path) -> Context:
     return Context(
         verbosity=0,
         quiet=True,
-        printer=Printer(quiet=True),
         cache_dir=cache_dir,
         no_cache=False,
     )

@@ -2,57 +2,76 @@
 
 Levels: -q hides summaries, default shows summaries (`Resolved 3 packages in 12ms`),
 -v adds debug lines, -vv adds trace lines. The printer is a tiny object passed down
-from the CLI; modules below `commands/` use `logging` through `log()` so they need no
-printer, and the CLI routes those records to stderr at the chosen level.
+from the CLI; modules below `commands/` log through `log` so they need no printer.
+
+`log` is a deliberately small logger rather than the stdlib's `logging`: importing
+`logging` alone costs about a tenth of the no-op install budget, and wherry needs only
+levels and one destination. Records are written to `sys.stderr` as looked up at call
+time, so tests capture them with `capsys`.
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import sys
 import time
 from typing import TextIO
 
 TRACE = 5
-logging.addLevelName(TRACE, "TRACE")
+DEBUG = 10
+WARNING = 30
+ERROR = 40
+_NAMES = {TRACE: "TRACE", DEBUG: "DEBUG"}
 
-log = logging.getLogger("wherry")
+
+class Logger:
+    """Level-filtered lines on stderr: `DEBUG    0.012s message`, or `warning: message`."""
+
+    def __init__(self) -> None:
+        self.level = WARNING
+        self.start = time.time()
+
+    def setLevel(self, level: int) -> None:
+        self.level = level
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level >= self.level
+
+    def log(self, level: int, message: str, *args: object) -> None:
+        if level < self.level:
+            return
+        text = message % args if args else message
+        if level >= ERROR:
+            line = f"error: {text}\n"
+        elif level >= WARNING:
+            line = f"warning: {text}\n"
+        else:
+            line = f"{_NAMES.get(level, 'DEBUG'):<5} {time.time() - self.start:8.3f}s {text}\n"
+        with contextlib.suppress(OSError, ValueError):  # a closed stderr must not crash
+            sys.stderr.write(line)
+
+    def debug(self, message: str, *args: object) -> None:
+        self.log(DEBUG, message, *args)
+
+    def warning(self, message: str, *args: object) -> None:
+        self.log(WARNING, message, *args)
+
+    def error(self, message: str, *args: object) -> None:
+        self.log(ERROR, message, *args)
+
+
+log = Logger()
 
 
 def trace(message: str, *args: object) -> None:
     """Log at the `-vv` level."""
-    if log.isEnabledFor(TRACE):
-        log.log(TRACE, message, *args)
-
-
-class _StderrHandler(logging.Handler):
-    def __init__(self, start: float) -> None:
-        super().__init__()
-        self.start = start
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            elapsed = record.created - self.start
-            level = "DEBUG" if record.levelno >= logging.DEBUG else "TRACE"
-            if record.levelno >= logging.WARNING:
-                sys.stderr.write(f"warning: {record.getMessage()}\n")
-            else:
-                sys.stderr.write(f"{level} {elapsed:8.3f}s {record.getMessage()}\n")
-        except Exception:  # pragma: no cover - logging must never raise
-            self.handleError(record)
+    log.log(TRACE, message, *args)
 
 
 def configure_logging(verbosity: int) -> None:
-    """Route wherry's log records to stderr: 0 = warnings, 1 = debug, 2+ = trace."""
-    log.handlers.clear()
-    log.addHandler(_StderrHandler(time.time()))
-    log.propagate = False
-    if verbosity >= 2:
-        log.setLevel(TRACE)
-    elif verbosity == 1:
-        log.setLevel(logging.DEBUG)
-    else:
-        log.setLevel(logging.WARNING)
+    """0 = warnings only, 1 = debug, 2+ = trace."""
+    log.start = time.time()
+    log.setLevel(TRACE if verbosity >= 2 else DEBUG if verbosity == 1 else WARNING)
 
 
 def format_duration(seconds: float) -> str:
@@ -69,8 +88,16 @@ class Printer:
         self, *, quiet: bool = False, out: TextIO | None = None, err: TextIO | None = None
     ) -> None:
         self.quiet = quiet
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
+        self._out = out
+        self._err = err
+
+    @property
+    def out(self) -> TextIO:
+        return self._out or sys.stdout
+
+    @property
+    def err(self) -> TextIO:
+        return self._err or sys.stderr
 
     def result(self, line: str) -> None:
         """A line that is the command's answer (list, freeze): stdout, always shown."""

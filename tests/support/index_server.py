@@ -286,6 +286,9 @@ class _HTTPServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    #: Parallel clients (prefetching resolvers) connect many at once; the default
+    #: backlog of 5 drops connects, which the client retries only after a second.
+    request_queue_size = 128
     owner: IndexServer
 
     def __init__(self, address: tuple[str, int]) -> None:
@@ -316,6 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "wherry-test-index/1.0"
+    #: Without this, Nagle's algorithm and delayed ACKs stall each response ~40 ms.
+    disable_nagle_algorithm = True
     #: Idle keep-alive connections end after this, so stray threads don't linger.
     timeout = 30
     server: _HTTPServer

@@ -21,6 +21,7 @@ BUCKETS = {
     "archives": "archives-v1",
     "metadata": "metadata-v1",
     "built": "built-v1",
+    "noop": "noop-v1",
 }
 
 

@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from wherry.cache.layout import Cache
 from wherry.output import Printer, configure_logging
 
 
-@dataclass
 class Context:
-    verbosity: int
-    quiet: bool
-    printer: Printer
-    cache_dir: Path | None
-    no_cache: bool
-    _cache: Cache | None = field(default=None, repr=False)
+    """What every command needs from the command line, and the cache it opens lazily.
+
+    A plain class, not a dataclass: this module is imported on every run.
+    """
+
+    def __init__(
+        self, *, verbosity: int, quiet: bool, cache_dir: Path | None, no_cache: bool
+    ) -> None:
+        self.verbosity = verbosity
+        self.quiet = quiet
+        self.printer = Printer(quiet=quiet)
+        self.cache_dir = cache_dir
+        self.no_cache = no_cache
+        self._cache: Cache | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:
         verbosity = int(getattr(args, "verbose", 0) or 0)
-        quiet = bool(getattr(args, "quiet", False))
         configure_logging(verbosity)
         cache_dir = getattr(args, "cache_dir", None)
         return cls(
             verbosity=verbosity,
-            quiet=quiet,
-            printer=Printer(quiet=quiet),
+            quiet=bool(getattr(args, "quiet", False)),
             cache_dir=Path(cache_dir) if cache_dir else None,
             no_cache=bool(getattr(args, "no_cache", False)),
         )

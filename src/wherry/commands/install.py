@@ -3,54 +3,81 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wherry.cache.layout import Cache
 from wherry.commands.environment import site_dirs, target_environment
 from wherry.errors import RequirementError
 from wherry.output import Printer, format_duration, log
 from wherry.python.info import InterpreterInfo
-from wherry.requirements.parse import (
-    RequirementsSpec,
-    parse_requirement,
-    read_requirements_file,
-)
-from wherry.settings import IndexSettings, resolve_index_settings
+
+if TYPE_CHECKING:
+    from wherry.requirements.parse import RequirementsSpec
+    from wherry.settings import IndexSettings
 
 
-@dataclass
 class InstallOptions:
-    """Everything `pip install` was asked to do, already parsed from the command line."""
+    """Everything `pip install` was asked to do, already parsed from the command line.
 
-    requirements: list[str] = field(default_factory=list)
-    requirement_files: list[Path] = field(default_factory=list)
-    constraint_files: list[Path] = field(default_factory=list)
-    python: str | None = None
-    system: bool = False
-    break_system_packages: bool = False
-    index_url: str | None = None
-    extra_index_urls: list[str] = field(default_factory=list)
-    find_links: list[str] = field(default_factory=list)
-    no_index: bool = False
-    index_strategy: str | None = None
-    no_deps: bool = False
-    dry_run: bool = False
-    upgrade: bool = False
-    link_mode: str | None = None
+    A plain class rather than a dataclass, to keep `dataclasses` off the no-op path.
+    """
+
+    def __init__(
+        self,
+        *,
+        requirements: list[str] | None = None,
+        requirement_files: list[Path] | None = None,
+        constraint_files: list[Path] | None = None,
+        python: str | None = None,
+        system: bool = False,
+        break_system_packages: bool = False,
+        index_url: str | None = None,
+        extra_index_urls: list[str] | None = None,
+        find_links: list[str] | None = None,
+        no_index: bool = False,
+        index_strategy: str | None = None,
+        no_deps: bool = False,
+        dry_run: bool = False,
+        upgrade: bool = False,
+        link_mode: str | None = None,
+    ) -> None:
+        self.requirements = list(requirements or [])
+        self.requirement_files = list(requirement_files or [])
+        self.constraint_files = list(constraint_files or [])
+        self.python = python
+        self.system = system
+        self.break_system_packages = break_system_packages
+        self.index_url = index_url
+        self.extra_index_urls = list(extra_index_urls or [])
+        self.find_links = list(find_links or [])
+        self.no_index = no_index
+        self.index_strategy = index_strategy
+        self.no_deps = no_deps
+        self.dry_run = dry_run
+        self.upgrade = upgrade
+        self.link_mode = link_mode
 
 
-@dataclass
 class Change:
-    name: str
-    version: str
-    sign: str  # "+" installed, "-" removed
+    """One line of an install's summary: ` + name==1.0` or ` - name==0.9`."""
+
+    def __init__(self, name: str, version: str, sign: str) -> None:
+        self.name = name
+        self.version = version
+        self.sign = sign
 
     def line(self) -> str:
         return f" {self.sign} {self.name}=={self.version}"
 
 
 def gather_requirements(options: InstallOptions) -> RequirementsSpec:
+    from wherry.requirements.parse import (
+        RequirementsSpec,
+        parse_requirement,
+        read_requirements_file,
+    )
+
     spec = RequirementsSpec()
     for text in options.requirements:
         spec.requirements.append(parse_requirement(text, "command line"))
@@ -69,11 +96,22 @@ def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Cha
         break_system_packages=options.break_system_packages,
     )
     log.debug("Using Python %s environment at: %s", env.full_version, env.prefix)
+    from wherry.commands import noop
+
+    audited = noop.check(options, env, cache)
+    if audited is not None:
+        printer.summary(
+            f"Audited {audited} package{'s' if audited != 1 else ''} in "
+            f"{format_duration(time.perf_counter() - start)}"
+        )
+        return []
     spec = gather_requirements(options)
     if not spec.requirements:
         raise RequirementError(
             "no requirements given", hint="name packages to install, or pass `-r FILE`"
         )
+    from wherry.settings import resolve_index_settings
+
     settings = resolve_index_settings(
         cli_index_url=options.index_url,
         cli_extra_index_urls=options.extra_index_urls,
@@ -98,13 +136,16 @@ def install_into(
     *,
     start: float,
 ) -> list[Change]:
+    from wherry.commands import noop
     from wherry.commands.satisfied import satisfied_closure
     from wherry.install.site import scan_site_packages
 
-    installed = scan_site_packages(site_dirs(env))
+    dirs = site_dirs(env)
+    installed = scan_site_packages(dirs)
     if not options.upgrade:
         closure = satisfied_closure(spec.requirements, spec.constraints, installed, env.markers)
         if closure is not None:
+            noop.record(options, env, cache, spec, dirs, closure)
             count = len(closure)
             printer.summary(
                 f"Audited {count} package{'s' if count != 1 else ''} in "
@@ -122,9 +163,15 @@ def install_into(
         )
         requested = {item.name for item in spec.requirements}
         plan = plan_changes(resolution, installed, requested)
-        return execute_plan(env, plan, cache, client, printer, options)
+        changes = execute_plan(env, plan, cache, client, printer, options)
     finally:
         client.close()
+    if not options.dry_run:
+        after = scan_site_packages(dirs)
+        closure = satisfied_closure(spec.requirements, spec.constraints, after, env.markers)
+        if closure is not None:
+            noop.record(options, env, cache, spec, dirs, closure)
+    return changes
 
 
 def seed_environment(venv_info: InterpreterInfo, ctx: object) -> None:
@@ -135,11 +182,11 @@ def seed_environment(venv_info: InterpreterInfo, ctx: object) -> None:
     packages = ["pip"] if venv_info.version >= (3, 12, 0) else ["pip", "setuptools", "wheel"]
     options = InstallOptions(requirements=packages, python=venv_info.executable)
     spec = gather_requirements(options)
+    from wherry.settings import resolve_index_settings
+
     settings = resolve_index_settings(
         cli_index_url=None, cli_extra_index_urls=[], cli_find_links=[], cli_no_index=False
     )
-    changes = install_into(
+    install_into(
         venv_info, spec, settings, ctx.cache, ctx.printer, options, start=time.perf_counter()
     )
-    for change in changes:
-        ctx.printer.summary(change.line())

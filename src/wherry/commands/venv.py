@@ -37,6 +37,7 @@ from wherry.python.venv import (
     base_interpreter,
     clear_directory,
     implementation_name,
+    is_within,
     load_templates,
     plan_venv,
     target_state,
@@ -120,10 +121,6 @@ def choose_action(state: TargetState, *, clear: bool, allow_existing: bool, show
     )
 
 
-def _is_within(path: str, directory: str) -> bool:
-    return os.path.commonpath([path, directory]) == directory
-
-
 def protected_paths(base_executable: Path, cwd: Path) -> list[tuple[str, str, bool]]:
     """(what, real path, may equal the venv root) for paths whose removal would hurt."""
     return [
@@ -139,7 +136,7 @@ def check_removable(root: Path, protected: list[tuple[str, str, bool]], shown: s
     """Refuse to clear `root` when a protected path is inside it."""
     real_root = os.path.realpath(root)
     for what, path, may_equal in protected:
-        if _is_within(path, real_root) and not (may_equal and path == real_root):
+        if is_within(path, real_root) and not (may_equal and path == real_root):
             raise EnvironmentError_(
                 f"refusing to remove the contents of {shown}: it contains {what} ({path})",
                 hint="choose another path for the virtual environment",
@@ -173,7 +170,13 @@ def prepare_venv(request: VenvRequest, cache: Cache, *, cwd: Path | None = None)
     base = base_interpreter(interpreter)
     if action is Action.REPLACE:
         check_removable(root, protected_paths(base, cwd), shown)
-    templates = load_templates(interpreter.raw["stdlib"], interpreter.markers["os_name"])
+    try:
+        templates = load_templates(interpreter.raw["stdlib"], interpreter.markers["os_name"])
+    except OSError as exc:
+        raise EnvironmentError_(
+            f"cannot read the activation script templates of {interpreter.executable}: "
+            f"{exc.strerror or exc} ({exc.filename})"
+        ) from None
     if not templates.templates:
         log.warning(
             "no activation script templates in %s/venv/scripts; creating the environment "

@@ -39,6 +39,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from wherry import __version__
 from wherry.errors import HashMismatch, IndexError_, NetworkError, UsageError
+from wherry.http.urls import redact_url
 from wherry.output import log, trace
 
 if TYPE_CHECKING:
@@ -108,22 +109,7 @@ def status_hint(status: int) -> str:
 
 def redact(url: str) -> str:
     """`https://user:secret@host/x` → `https://user:****@host/x`; a lone token → `****@`."""
-    scheme_end = url.find("://")
-    if scheme_end < 0:
-        return url
-    start = scheme_end + 3
-    end = len(url)
-    for sep in "/?#":
-        pos = url.find(sep, start)
-        if pos >= 0:
-            end = min(end, pos)
-    at = url.rfind("@", start, end)
-    if at < 0:
-        return url
-    userinfo = url[start:at]
-    user, has_password, _ = userinfo.partition(":")
-    shown = f"{user}:****" if has_password else "****"
-    return url[:start] + shown + url[at:]
+    return redact_url(url)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -363,6 +349,8 @@ class HttpClient:
             target, auth = self._auth_headers(current)
             send = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"}
             if headers:
+                given = {key.lower() for key in headers}
+                send = {k: v for k, v in send.items() if k.lower() not in given}
                 send.update(headers)
             if _origin(current) != base_origin:
                 # Credentials are never forwarded to another origin.

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from wherry.errors import WheelError
-from wherry.http.client import HttpClient, redact
+from wherry.http.client import HttpClient, HttpStatusError, Response, redact
 from wherry.index.simple import normalize_name
 from wherry.output import log
 
@@ -220,8 +220,17 @@ class RemoteFile:
         self._chunks: list[tuple[int, bytes]] = []
 
     def fetch_tail(self, length: int) -> tuple[int, bytes] | None:
-        """The last `length` bytes and their offset; None if the server ignores ranges."""
-        response = self.client.get_range(self.url, -length, None)
+        """The last `length` bytes and their offset; None if the server ignores ranges.
+
+        A suffix range first (one request); servers that reject those get a HEAD for
+        the size and an explicit range.
+        """
+        try:
+            response = self.client.get_range(self.url, -length, None)
+        except HttpStatusError as exc:
+            if exc.status not in (400, 405, 416, 501):
+                raise
+            response = self._explicit_tail(length)
         self.requests += 1
         if response is None:
             return None
@@ -236,10 +245,21 @@ class RemoteFile:
         self._chunks.append((start, response.body))
         return start, response.body
 
+    def _explicit_tail(self, length: int) -> Response | None:
+        head = self.client.head(self.url)
+        self.requests += 1
+        size_text = head.headers.get("content-length", "")
+        if not size_text.isdigit() or int(size_text) == 0:
+            raise Unsupported("no suffix ranges and no Content-Length")
+        size = int(size_text)
+        return self.client.get_range(self.url, max(size - length, 0), size)
+
     def __call__(self, start: int, end: int) -> bytes:
         """Bytes `[start, end)`, from what was fetched when possible, else one request."""
         end = min(end, self.size)
-        if start < 0 or start >= end:
+        if start == end:
+            return b""
+        if start < 0 or start > end:
             raise WheelError(f"Corrupt zip archive: range {start}-{end} outside the file")
         for chunk_start, chunk in self._chunks:
             chunk_end = chunk_start + len(chunk)

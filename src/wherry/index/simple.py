@@ -107,7 +107,9 @@ class _Joiner:
         if not self.simple_base or not url or ":" in url.split("/", 1)[0]:
             return urljoin(self.base, url)
         if url.startswith("//"):
-            return f"{self.scheme}:{url}"
+            if len(url) > 2 and url[2] not in "/?#" and "/." not in url:
+                return f"{self.scheme}:{url}"
+            return urljoin(self.base, url)
         if url[0] in "?#":
             return urljoin(self.base, url)
         if url.startswith("/"):

@@ -19,9 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +36,22 @@ _KEY_VARIABLES = ("PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__", "PYTHONPATH", "PYTH
 _HOOK_PREFIXES = ("_manylinux", "sitecustomize", "usercustomize")
 
 
-@dataclass(frozen=True)
 class InterpreterInfo:
-    """The probed facts about one interpreter. See probe.py for the meaning of each."""
+    """The probed facts about one interpreter. See probe.py for the meaning of each.
 
-    raw: dict[str, Any]
+    A plain class over the probe's JSON (not a dataclass: `dataclasses` costs several
+    milliseconds to import, and this is on the no-op path).
+    """
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, InterpreterInfo) and other.raw == self.raw
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def executable(self) -> str:
@@ -135,6 +144,8 @@ class InterpreterInfo:
 
 
 def _run_probe(executable: str) -> dict[str, Any]:
+    import subprocess
+
     source = (Path(__file__).with_name("probe.py")).read_text()
     code = "import sys\nif sys.path and sys.path[0] in ('', '.'): del sys.path[0]\n" + source
     try:

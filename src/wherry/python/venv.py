@@ -53,7 +53,7 @@ def implementation_name(info: InterpreterInfo) -> str:
 # --- reading the facts ---------------------------------------------------------------------
 
 
-def _is_within(path: str, directory: str) -> bool:
+def is_within(path: str, directory: str) -> bool:
     """Whether absolute `path` is `directory` or inside it."""
     return os.path.commonpath([path, directory]) == directory
 
@@ -81,7 +81,7 @@ def base_interpreter(info: InterpreterInfo) -> Path:
         if not candidate:
             continue
         real = os.path.realpath(candidate)
-        if venv_prefix is not None and _is_within(real, venv_prefix):
+        if venv_prefix is not None and is_within(real, venv_prefix):
             continue
         if os.path.isfile(real) and os.access(real, os.X_OK):
             return Path(real)

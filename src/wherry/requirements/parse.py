@@ -49,6 +49,10 @@ class RequirementsSpec:
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
     no_index: bool = False
+    # What the answer depended on besides the strings: every file read and every
+    # `${VAR}` expanded, so a cached verdict about this request can be validated.
+    files: list[Path] = field(default_factory=list)
+    variables: dict[str, str | None] = field(default_factory=dict)
 
 
 def parse_requirement(text: str, source: str) -> SourcedRequirement:
@@ -99,8 +103,13 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return lines
 
 
-def _expand(value: str) -> str:
-    return _ENV_VAR.sub(lambda m: os.environ.get(m.group(1), m.group(0)), value)
+def _expand(value: str, used: dict[str, str | None]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        used[name] = os.environ.get(name)
+        return os.environ.get(name, match.group(0))
+
+    return _ENV_VAR.sub(replace, value)
 
 
 _OPTIONS_WITH_VALUE = {
@@ -132,9 +141,10 @@ def read_requirements_file(
     if resolved in seen:
         return
     seen.add(resolved)
+    spec.files.append(resolved)
     for number, line in _logical_lines(text):
         source = f"{path} (line {number})"
-        line = _expand(line)
+        line = _expand(line, spec.variables)
         if line.startswith("-"):
             _apply_option(line, path, source, spec, constraint, seen)
             continue

@@ -1,0 +1,110 @@
+"""The no-op fast path: "already satisfied" answered from a stat-validated verdict.
+
+Parsing requirements needs `packaging`, whose import alone costs more than the whole
+budget of a no-op install (DESIGN.md section 6). So after wherry has once established
+that a request is satisfied by an environment (by auditing it, or by installing it), it
+stores that verdict keyed by the request and the interpreter, with validators: the
+stats of the site directories (a distribution added or removed changes them), of each
+satisfying distribution's metadata file, and of every requirements file read, plus the
+environment variables those files expanded. A later identical request whose validators
+all hold is answered without parsing anything. Any change falls back to the full path,
+which stores a fresh verdict; the answer is always the one the full path would give.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wherry.cache.entry import write_atomic
+from wherry.cache.layout import Cache
+from wherry.python.info import InterpreterInfo
+
+if TYPE_CHECKING:
+    from wherry.commands.install import InstallOptions
+    from wherry.install.site import InstalledDist
+    from wherry.requirements.parse import RequirementsSpec
+
+_VERSION = 1
+
+
+def _request_key(options: InstallOptions, env: InterpreterInfo) -> str:
+    request = {
+        "version": _VERSION,
+        "requirements": options.requirements,
+        "files": [os.path.abspath(p) for p in options.requirement_files],
+        "constraints": [os.path.abspath(p) for p in options.constraint_files],
+        "no_deps": options.no_deps,
+        "executable": env.executable,
+        "markers": env.markers,
+        "sys_path": env.sys_path,
+    }
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _stat(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _metadata_file(dist: InstalledDist) -> str:
+    if dist.path.is_dir():
+        name = "PKG-INFO" if dist.is_legacy else "METADATA"
+        return str(dist.path / name)
+    return str(dist.path)
+
+
+def applicable(options: InstallOptions) -> bool:
+    """Only requests whose answer can be "nothing to do" may use a verdict."""
+    return not options.upgrade
+
+
+def check(options: InstallOptions, env: InterpreterInfo, cache: Cache) -> int | None:
+    """The number of audited packages if a stored verdict still holds, else None."""
+    if not applicable(options):
+        return None
+    path = cache.bucket("noop") / f"{_request_key(options, env)}.json"
+    try:
+        verdict = json.loads(path.read_bytes())
+        stats: list[list[Any]] = verdict["stats"]
+        variables: dict[str, str | None] = verdict["variables"]
+        count = int(verdict["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    for name, value in variables.items():
+        if os.environ.get(name) != value:
+            return None
+    for file, expected in stats:
+        if _stat(file) != expected:
+            return None
+    return count
+
+
+def record(
+    options: InstallOptions,
+    env: InterpreterInfo,
+    cache: Cache,
+    spec: RequirementsSpec,
+    site_dirs: Sequence[Path],
+    satisfied_by: Iterable[InstalledDist],
+) -> None:
+    """Store the verdict that `options` is satisfied by the environment as it is now."""
+    if not applicable(options):
+        return
+    dists = list(satisfied_by)
+    files = [str(d) for d in site_dirs] + [_metadata_file(d) for d in dists]
+    files += [str(f) for f in spec.files]
+    verdict = {
+        "count": len(dists),
+        "stats": [[file, _stat(file)] for file in files],
+        "variables": spec.variables,
+    }
+    path = cache.bucket("noop") / f"{_request_key(options, env)}.json"
+    write_atomic(path, json.dumps(verdict).encode())
