@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 
 from wherry.cli.context import Context
+from wherry.cli.options import add_global_options
 
 
 def register(name: str, parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="cache_command", metavar="COMMAND", title="commands")
-    sub.add_parser("dir", help="Print the cache directory")
+    directory = sub.add_parser("dir", help="Print the cache directory")
     clean = sub.add_parser("clean", help="Remove all cache entries")
     clean.add_argument("packages", nargs="*", metavar="PACKAGE")
-    sub.add_parser("size", help="Print the cache size in bytes")
+    size = sub.add_parser("size", help="Print the cache size in bytes")
+    for command in (directory, clean, size):
+        add_global_options(command)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

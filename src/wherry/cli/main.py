@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from wherry import __version__
+from wherry.cli.options import add_global_options
 from wherry.errors import WherryError
 
 # (command path, module under wherry.cli, one-line help)
@@ -32,27 +33,6 @@ PIP_COMMANDS = [
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32)
-
-
-def add_global_options(parser: argparse.ArgumentParser) -> None:
-    """Options accepted by every command, before or after the command name."""
-    group = parser.add_argument_group("global options")
-    group.add_argument(
-        "-v", "--verbose", action="count", default=argparse.SUPPRESS,
-        help="more output: -v for debug lines, -vv for trace lines (stderr)",
-    )
-    group.add_argument(
-        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-        help="print only results and errors",
-    )
-    group.add_argument(
-        "--cache-dir", metavar="DIR", default=argparse.SUPPRESS,
-        help="the cache directory (default: $WHERRY_CACHE_DIR, else ~/.cache/wherry)",
-    )
-    group.add_argument(
-        "--no-cache", action="store_true", default=argparse.SUPPRESS,
-        help="use a temporary cache, deleted when wherry exits",
-    )
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:

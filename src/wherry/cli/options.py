@@ -46,3 +46,24 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
         "--no-index", action="store_true",
         help="ignore every index; use only --find-links locations",
     )
+
+
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    """Options accepted by every command, before or after the command name."""
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS,
+        help="more output: -v for debug lines, -vv for trace lines (stderr)",
+    )
+    group.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+        help="print only results and errors",
+    )
+    group.add_argument(
+        "--cache-dir", metavar="DIR", default=argparse.SUPPRESS,
+        help="the cache directory (default: $WHERRY_CACHE_DIR, else ~/.cache/wherry)",
+    )
+    group.add_argument(
+        "--no-cache", action="store_true", default=argparse.SUPPRESS,
+        help="use a temporary cache, deleted when wherry exits",
+    )
