@@ -198,3 +198,23 @@ def test_corrupt_entry_is_replaced(venv: Path, cache: Cache, counter: ProbeCount
         entry.write_text("{not json")
     assert counter.probes(python_of(venv), cache) == 1
     assert counter.probes(python_of(venv), cache) == 0
+
+
+def test_base_interpreter_replaced(tmp_path: Path, cache: Cache, counter: ProbeCounter,
+                                   run_wherry: RunWherry) -> None:
+    pyenv = Path(os.environ["PYENV_ROOT"]) / "versions"
+    old = sorted(pyenv.glob("3.11.*/bin/python3.11"))
+    new = sorted(pyenv.glob("3.12.*/bin/python3.12"))
+    if not old or not new:
+        pytest.skip("needs CPython 3.11 and 3.12")
+    base = tmp_path / "base" / "bin"
+    base.mkdir(parents=True)
+    shutil.copy2(old[-1], base / "python3")
+    venv = tmp_path / "venv"
+    assert run_wherry("venv", venv, "--python", base / "python3").ok
+    assert query_interpreter(python_of(venv), cache).version[:2] == (3, 11)
+    # An upgrade replaces the file by rename, as package managers do.
+    shutil.copy2(new[-1], base / "python3.new")
+    os.replace(base / "python3.new", base / "python3")
+    assert counter.probes(python_of(venv), cache) == 1
+    assert query_interpreter(python_of(venv), cache).version[:2] == (3, 12)

@@ -16,6 +16,24 @@ def target_environment(
 ) -> InterpreterInfo:
     """The environment to modify, refusing PEP 668 externally managed ones unless told."""
     info = find_environment(python, cache, system=system)
+    check_modifiable(info, system=system, break_system_packages=break_system_packages)
+    return info
+
+
+def check_modifiable(
+    info: InterpreterInfo, *, system: bool, break_system_packages: bool
+) -> None:
+    """Refuse a non-virtual environment without `--system`, and a PEP 668 one without
+    `--break-system-packages` (a conda environment counts as virtual, as in uv)."""
+    conda = os.environ.get("CONDA_PREFIX")
+    is_conda = bool(conda) and os.path.realpath(conda or "") == os.path.realpath(info.prefix)
+    if not info.is_venv and not is_conda and not (system or break_system_packages):
+        raise EnvironmentError_(
+            f"the Python at {info.executable} is not a virtual environment, and wherry "
+            "changes one only when asked",
+            hint="pass `--system` to modify it, or create a virtual environment with "
+            "`wherry venv` and install there",
+        )
     if not info.is_venv and not break_system_packages:
         marker = Path(str(info.raw["stdlib"])) / "EXTERNALLY-MANAGED"
         if marker.is_file():
@@ -24,7 +42,6 @@ def target_environment(
                 hint="use a virtual environment (`wherry venv`), or pass "
                 "`--break-system-packages` if you are sure",
             )
-    return info
 
 
 def site_dirs(info: InterpreterInfo) -> list[Path]:

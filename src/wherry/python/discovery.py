@@ -12,10 +12,14 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wherry.cache.layout import Cache
 from wherry.errors import InterpreterNotFound, InterpreterProbeError
 from wherry.python.info import InterpreterInfo, query_interpreter
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 _VERSION_RE = re.compile(
     r"^(?:(?:cpython|python|cp|py)-?)?(?P<version>\d+(?:\.\d+){0,2})$", re.IGNORECASE
@@ -85,44 +89,61 @@ def find_interpreter(request: str | None, cache: Cache) -> InterpreterInfo:
         if os.sep in request or path.exists():
             return _from_path(path, cache)
     tried: list[str] = []
-    wanted = _parse_version_request(request) if request else None
-    specifier = None
-    if request and wanted is None:
-        if _looks_like_specifier(request):
-            from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-            try:
-                specifier = SpecifierSet(request)
-            except InvalidSpecifier:
-                specifier = None
-        if specifier is None:
+    wanted: tuple[int, ...] | None = None
+    specifier: SpecifierSet | None = None
+    if request:
+        parsed = parse_request(request)
+        if parsed is None:
             raise InterpreterNotFound(
                 f"`{request}` is not a Python path, version or version range",
                 hint="use a path (`/usr/bin/python3`), a version (`3.12`, `python3.12`, "
                 "`cpython3.12`) or a range (`>=3.10,<3.13`)",
             )
+        wanted, specifier = parsed
     seen: set[str] = set()
     for candidate in _candidate_executables(wanted):
         real = os.path.realpath(candidate)
         if real in seen:
             continue
         seen.add(real)
-        tried.append(str(candidate))
         try:
             info = query_interpreter(candidate, cache)
         except InterpreterProbeError:
+            tried.append(f"{candidate} (could not be queried)")
             continue
-        if wanted is not None and not _version_matches(info, wanted):
-            continue
-        if specifier is not None and not specifier.contains(info.full_version, prereleases=True):
-            continue
-        return info
+        if matches_request(info, wanted, specifier):
+            return info
+        tried.append(f"{candidate} ({info.full_version})")
     what = f"Python {request}" if request else "a Python interpreter"
+    shown = "; ".join(tried[:6]) + ("; ..." if len(tried) > 6 else "")
     raise InterpreterNotFound(
         f"no interpreter found for {what} in PATH or pyenv versions"
-        + (f" (tried {len(tried)} interpreters)" if tried else ""),
+        + (f"; tried {shown}" if tried else ""),
         hint="install that Python, or pass `--python` with the path to an interpreter",
     )
+
+
+def matches_request(
+    info: InterpreterInfo, wanted: tuple[int, ...] | None, specifier: SpecifierSet | None
+) -> bool:
+    if wanted is not None and not _version_matches(info, wanted):
+        return False
+    return specifier is None or specifier.contains(info.full_version, prereleases=True)
+
+
+def parse_request(request: str) -> tuple[tuple[int, ...] | None, SpecifierSet | None] | None:
+    """A version request as (version prefix, specifier); None when it is not one."""
+    wanted = _parse_version_request(request)
+    if wanted is not None:
+        return wanted, None
+    if _looks_like_specifier(request):
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            return None, SpecifierSet(request)
+        except InvalidSpecifier:
+            return None
+    return None
 
 
 def _from_path(path: Path, cache: Cache) -> InterpreterInfo:
@@ -142,30 +163,45 @@ def _from_path(path: Path, cache: Cache) -> InterpreterInfo:
     return query_interpreter(path, cache)
 
 
-def find_environment(request: str | None, cache: Cache, *, system: bool = False) -> InterpreterInfo:
-    """The environment a `pip` command acts on (see the module docstring for the order)."""
-    if request:
-        return find_interpreter(request, cache)
-    if system:
-        return find_interpreter(None, cache)
-    tried: list[str] = []
+def _environment_candidates() -> Iterator[tuple[str, Path | None]]:
+    """Active or nearby environments, in uv's order, as (description, interpreter)."""
     for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
         value = os.environ.get(variable)
         if value:
-            executable = executable_in(Path(value))
-            if executable is not None:
-                return query_interpreter(executable, cache)
-            tried.append(f"{variable}={value} (no interpreter there)")
+            yield f"{variable}={value}", executable_in(Path(value))
     cwd = Path.cwd()
     for directory in (cwd, *cwd.parents):
         venv = directory / ".venv"
         if venv.is_dir():
-            executable = executable_in(venv)
+            yield str(venv), executable_in(venv)
+            return
+
+
+def find_environment(
+    request: str | None, cache: Cache, *, system: bool = False
+) -> InterpreterInfo:
+    """The environment a `pip` command acts on (see the module docstring for the order).
+
+    A version request (`--python 3.12`) prefers an active or nearby environment of that
+    version, as uv does, and otherwise names a base interpreter.
+    """
+    version_request = parse_request(request) if request else None
+    if request and version_request is None:
+        return find_interpreter(request, cache)
+    if version_request is not None and not system:
+        for _where, executable in _environment_candidates():
             if executable is not None:
-                return query_interpreter(executable, cache)
-            tried.append(f"{venv} (no interpreter there)")
-            break
-    tried.append(f"`.venv` in {cwd} and its parents")
+                info = query_interpreter(executable, cache)
+                if matches_request(info, *version_request):
+                    return info
+    if request or system:
+        return find_interpreter(request, cache)
+    tried: list[str] = []
+    for where, executable in _environment_candidates():
+        if executable is not None:
+            return query_interpreter(executable, cache)
+        tried.append(f"{where} (no interpreter there)")
+    tried.append(f"`.venv` in {Path.cwd()} and its parents")
     raise InterpreterNotFound(
         "no virtual environment found; tried " + ", ".join(tried),
         hint="run `wherry venv` to create one in `.venv`, activate an environment, or "
