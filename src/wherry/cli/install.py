@@ -32,6 +32,11 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
                         help="allow upgrades of installed packages to the newest versions")
     parser.add_argument("--link-mode", choices=["clone", "hardlink", "copy", "symlink"],
                         help="how files get from the cache into the environment")
+    parser.add_argument("--python-platform", metavar="PLATFORM",
+                        help="resolve for another platform: linux, macos, windows, or a "
+                        "target such as x86_64-manylinux_2_28 or aarch64-apple-darwin")
+    parser.add_argument("--python-version", metavar="VERSION",
+                        help="resolve for another Python version, such as 3.12")
     add_python_options(parser)
     add_index_options(parser)
 
@@ -55,6 +60,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         dry_run=args.dry_run,
         upgrade=args.upgrade,
         link_mode=args.link_mode,
+        python_platform=args.python_platform,
+        python_version=args.python_version,
     )
     install(options, ctx.cache, ctx.printer)
     return 0

@@ -41,6 +41,8 @@ class InstallOptions:
         dry_run: bool = False,
         upgrade: bool = False,
         link_mode: str | None = None,
+        python_platform: str | None = None,
+        python_version: str | None = None,
     ) -> None:
         self.requirements = list(requirements or [])
         self.requirement_files = list(requirement_files or [])
@@ -57,6 +59,8 @@ class InstallOptions:
         self.dry_run = dry_run
         self.upgrade = upgrade
         self.link_mode = link_mode
+        self.python_platform = python_platform
+        self.python_version = python_version
 
 
 class Change:
@@ -139,11 +143,14 @@ def install_into(
     from wherry.commands import noop
     from wherry.commands.satisfied import satisfied_closure
     from wherry.install.site import scan_site_packages
+    from wherry.platform.targets import target_for
 
+    target = target_for(env, python_platform=options.python_platform,
+                        python_version=options.python_version)
     dirs = site_dirs(env)
     installed = scan_site_packages(dirs)
     if not options.upgrade:
-        closure = satisfied_closure(spec.requirements, spec.constraints, installed, env.markers)
+        closure = satisfied_closure(spec.requirements, spec.constraints, installed, target.markers)
         if closure is not None:
             noop.record(options, env, cache, spec, dirs, closure)
             count = len(closure)
@@ -154,7 +161,7 @@ def install_into(
             return []
     from wherry.commands.pipeline import execute_plan, plan_changes, resolve_for
 
-    resolution, client = resolve_for(env, spec, settings, cache, installed, options)
+    resolution, client = resolve_for(target, spec, settings, cache, installed, options)
     try:
         count = len(resolution.pins)
         printer.summary(
@@ -168,7 +175,7 @@ def install_into(
         client.close()
     if not options.dry_run:
         after = scan_site_packages(dirs)
-        closure = satisfied_closure(spec.requirements, spec.constraints, after, env.markers)
+        closure = satisfied_closure(spec.requirements, spec.constraints, after, target.markers)
         if closure is not None:
             noop.record(options, env, cache, spec, dirs, closure)
     return changes

@@ -39,6 +39,8 @@ def _request_key(options: InstallOptions, env: InterpreterInfo) -> str:
         "files": [os.path.abspath(p) for p in options.requirement_files],
         "constraints": [os.path.abspath(p) for p in options.constraint_files],
         "no_deps": options.no_deps,
+        "python_platform": options.python_platform,
+        "python_version": options.python_version,
         "executable": env.executable,
         "markers": env.markers,
         "sys_path": env.sys_path,

@@ -19,7 +19,7 @@ from wherry.index.metadata import wheel_metadata
 from wherry.index.sources import IndexSources
 from wherry.install.site import InstalledDist
 from wherry.output import Printer, format_duration, log
-from wherry.platform.tags import compatible_tags
+from wherry.platform.targets import Target
 from wherry.python.info import InterpreterInfo
 from wherry.requirements.parse import RequirementsSpec
 from wherry.resolve.candidates import Candidate
@@ -42,7 +42,7 @@ def _describe_indexes(settings: IndexSettings) -> str:
 
 
 def resolve_for(
-    env: InterpreterInfo,
+    target: Target,
     spec: RequirementsSpec,
     settings: IndexSettings,
     cache: Cache,
@@ -55,7 +55,6 @@ def resolve_for(
         sources = IndexSources(
             settings.index_urls, settings.find_links, client, strategy=settings.strategy
         )
-        tags = compatible_tags(env)
         preferences: dict[str, InstalledPreference] = {}
         if not options.upgrade:
             for name, dists in installed.items():
@@ -68,9 +67,9 @@ def resolve_for(
             constraints=spec.constraints,
             files_for=sources.files_for,
             fetch_metadata=lambda file: wheel_metadata(file, client, cache),
-            tags=tags,
-            markers=env.markers,
-            python_version=Version(env.full_version),
+            tags=target.tags,
+            markers=target.markers,
+            python_version=Version(target.python_full_version),
             installed=preferences,
             no_deps=options.no_deps,
             indexes_description=_describe_indexes(settings),
