@@ -15,7 +15,10 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 TRACE = 5
 DEBUG = 10

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a same-directory temporary file and a rename."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
@@ -34,6 +34,8 @@ def persist_dir(source: Path, target: Path) -> Path:
         os.rename(source, target)
     except OSError:
         if target.is_dir():
+            import shutil
+
             shutil.rmtree(source, ignore_errors=True)
         else:
             raise

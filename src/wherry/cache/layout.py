@@ -8,10 +8,7 @@ releases can share one root: a format change bumps the bucket name, never reuses
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 BUCKETS = {
@@ -49,6 +46,10 @@ class Cache:
 
     @classmethod
     def temporary(cls) -> Cache:
+        import atexit
+        import shutil
+        import tempfile
+
         root = Path(tempfile.mkdtemp(prefix="wherry-cache-"))
         atexit.register(shutil.rmtree, root, True)
         return cls(root, temporary=True)
@@ -77,6 +78,8 @@ class Cache:
 
     def tempdir(self, prefix: str = "tmp-") -> Path:
         """A fresh directory on the cache's filesystem, so a rename into a bucket is atomic."""
+        import tempfile
+
         self._init()
         base = self.root / ".tmp"
         base.mkdir(exist_ok=True)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from wherry.cli.context import Context
 from wherry.cli.options import add_global_options
+
+if TYPE_CHECKING:
+    from wherry.cli.context import Context
 
 
 def register(name: str, parser: argparse.ArgumentParser) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
+from typing import TYPE_CHECKING
 
-from wherry.cli.context import Context
+if TYPE_CHECKING:
+    from wherry.cli.context import Context
+
 
 EXAMPLES = {
     "list": "examples:\n  wherry pip list\n  wherry pip list --format json\n",
@@ -30,6 +32,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     dists = installed_distributions(args.python, ctx.cache, system=args.system)
     fmt = "freeze" if args._command == "freeze" else args.format
     if fmt == "json":
+        import json
+
         ctx.printer.result(json.dumps(
             [{"name": d.canonical_name, "version": d.version} for d in dists]
         ))

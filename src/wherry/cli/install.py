@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wherry.cli.context import Context
 from wherry.cli.options import add_index_options, add_python_options
+
+if TYPE_CHECKING:
+    from wherry.cli.context import Context
 
 EXAMPLES = """\
 examples:

@@ -35,8 +35,27 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=32)
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    """The top-level parser and the `pip` sub-parser (printed for a bare `wherry pip`)."""
+def _selected_command(argv: Sequence[str]) -> tuple[str, ...]:
+    """The command path named on the command line (`("pip", "install")`), by peeking.
+
+    Only the chosen command's arguments are registered: building every command's parser
+    (and importing every command module) would cost the no-op path several milliseconds.
+    """
+    words = [word for word in argv if not word.startswith("-")]
+    if words[:1] == ["pip"]:
+        return tuple(words[:2])
+    return tuple(words[:1])
+
+
+def build_parser(
+    argv: Sequence[str] | None = None,
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The top-level parser and the `pip` sub-parser (printed for a bare `wherry pip`).
+
+    With `argv`, only the command it names gets its full set of arguments; without,
+    every command does (for documentation and tests).
+    """
+    selected = _selected_command(argv) if argv is not None else None
     parser = argparse.ArgumentParser(
         prog="wherry",
         description="A fast, correct, pip-compatible Python package installer and resolver.",
@@ -56,14 +75,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
             name, help=help_text, description=help_text + ".", formatter_class=_Formatter
         )
         sub.set_defaults(_module=module, _command=name)
-        _register(module, name, sub)
+        if selected is None or selected == ("pip", name):
+            _register(module, name, sub)
         add_global_options(sub)
     for name, module, help_text in TOP_COMMANDS:
         sub = commands.add_parser(
             name, help=help_text, description=help_text + ".", formatter_class=_Formatter
         )
         sub.set_defaults(_module=module, _command=name)
-        _register(module, name, sub)
+        if selected is None or selected == (name,):
+            _register(module, name, sub)
         add_global_options(sub)
     return parser, pip
 
@@ -74,8 +95,13 @@ def _register(module: str, name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, pip_parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list in (["--version"], ["-V"]):
+        # Answered before argparse and the command modules are even imported.
+        sys.stdout.write(f"wherry {__version__}\n")
+        return 0
+    parser, pip_parser = build_parser(args_list)
+    args = parser.parse_args(args_list)
     if not getattr(args, "_module", None):
         (pip_parser if args.command == "pip" else parser).print_help(sys.stderr)
         return 2

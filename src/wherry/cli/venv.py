@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wherry.cli.context import Context
+if TYPE_CHECKING:
+    from wherry.cli.context import Context
+
 
 
 def register(name: str, parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +27,48 @@ def canonicalize_name(name: str) -> str:
     return _CANONICAL_RE.sub("-", name).lower()
 
 
-@dataclass(frozen=True)
 class InstalledDist:
-    """One installed distribution, as recorded by its `.dist-info` or `.egg-info` entry."""
+    """One installed distribution, as recorded by its `.dist-info` or `.egg-info` entry.
 
-    name: str
-    canonical_name: str
-    version: str
-    path: Path
-    installer: str | None
-    requested: bool
-    editable: bool
-    direct_url: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    A plain class with value equality rather than a dataclass: `dataclasses` (and the
+    `inspect` it imports) would cost more than scanning site-packages itself.
+    """
+
+    __slots__ = ("canonical_name", "direct_url", "editable", "installer", "name", "path",
+                 "requested", "version")
+
+    def __init__(
+        self,
+        name: str,
+        canonical_name: str,
+        version: str,
+        path: Path,
+        installer: str | None,
+        requested: bool,
+        editable: bool,
+        direct_url: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.canonical_name = canonical_name
+        self.version = version
+        self.path = path
+        self.installer = installer
+        self.requested = requested
+        self.editable = editable
+        self.direct_url = direct_url
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.name, self.canonical_name, self.version, self.path, self.installer,
+                self.requested, self.editable)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, InstalledDist) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"InstalledDist({self.canonical_name}=={self.version} at {self.path})"
 
     @property
     def is_legacy(self) -> bool:
