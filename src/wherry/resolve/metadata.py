@@ -23,7 +23,9 @@ def parse_core_metadata(data: bytes) -> CoreMetadata:
     text = data.decode("utf-8", errors="replace")
     headers: list[tuple[str, str]] = []
     for line in text.splitlines():
-        if not line.strip():
+        if not line:
+            # Only a truly empty line ends the headers: a folded value (a License text,
+            # say) may contain lines of nothing but indentation.
             break
         if line[0] in " \t" and headers:
             key, value = headers[-1]
