@@ -237,3 +237,45 @@ def test_cache_layout_is_versioned(tmp_path: object) -> None:
     cache = Cache.at(Path(str(tmp_path)))
     assert cache.bucket("archives").name.endswith("-v1")
     assert (cache.root / "CACHEDIR.TAG").is_file()
+
+
+# --- the string fast path for wheel filenames agrees with packaging ----------------------
+
+_TAG_PARTS = st.tuples(
+    st.sampled_from(["cp312", "py3", "py2.py3", "cp311", "pp310"]),
+    st.sampled_from(["cp312", "none", "abi3", "cp311"]),
+    st.sampled_from(["manylinux_2_17_x86_64", "any", "win_amd64",
+                     "manylinux2014_x86_64.manylinux_2_17_x86_64", "macosx_11_0_arm64"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["1.0", "1.0.post1", "2.0rc1", "1.0_1", "bad!"]),
+                          _TAG_PARTS, st.booleans()), max_size=12))
+def test_build_versions_matches_packaging(
+    files: list[tuple[str, tuple[str, str, str], bool]]
+) -> None:
+    from packaging.tags import Tag as PTag
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    from wherry.resolve.candidates import build_versions
+
+    tags = TargetTags([PTag("cp312", "cp312", "manylinux_2_17_x86_64"),
+                       PTag("cp312", "abi3", "manylinux_2_17_x86_64"),
+                       PTag("py3", "none", "any")])
+    dist_files = [
+        DistFile(f"demo-{v}-{'-'.join(t)}.whl", f"memory://{i}", "memory",
+                 yanked="x" if yanked else False)
+        for i, (v, t, yanked) in enumerate(files)
+    ]
+    result = build_versions("demo", dist_files, tags, Version("3.12.1"))
+    expected: dict[Version, int] = {}
+    for file in dist_files:
+        try:
+            _n, version, _b, file_tags = parse_wheel_filename(file.filename)
+        except InvalidWheelFilename:
+            continue
+        rank = tags.best_rank(file_tags)
+        if rank is not None and (version not in expected or rank < expected[version]):
+            expected[version] = rank
+    assert set(result.candidates) | set(result.yanked) == set(expected)

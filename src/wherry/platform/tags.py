@@ -62,11 +62,30 @@ class TargetTags:
 
     tags: list[Tag]
     rank: dict[Tag, int] = field(init=False)
+    rank_by_text: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.rank = {}
+        self.rank_by_text = {}
         for index, tag in enumerate(self.tags):
             self.rank.setdefault(tag, index)
+            self.rank_by_text.setdefault(str(tag), index)
+
+    def rank_of_filename_tags(self, python: str, abi: str, platform: str) -> int | None:
+        """The best rank of a wheel filename's (possibly compressed) tag triple.
+
+        Works on the strings of the filename, so choosing among the thousands of files
+        of a big project never builds a `Tag` object.
+        """
+        best: int | None = None
+        rank = self.rank_by_text
+        for py in python.split("."):
+            for ab in abi.split("."):
+                for plat in platform.split("."):
+                    found = rank.get(f"{py}-{ab}-{plat}".lower())
+                    if found is not None and (best is None or found < best):
+                        best = found
+        return best
 
     def best_rank(self, tags: Iterable[Tag]) -> int | None:
         """The best rank among a wheel's tags, or None if none is compatible."""

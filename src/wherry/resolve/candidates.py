@@ -8,18 +8,13 @@ this platform, Requires-Python, yanked) instead of just "not found".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-from packaging.version import Version
+from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
+from packaging.version import InvalidVersion, Version
 
 from wherry.index.models import DistFile
 from wherry.platform.tags import TargetTags
@@ -69,33 +64,63 @@ def python_allows(requires_python: str | None, python_version: Version) -> bool:
     return specifier is None or specifier.contains(python_version, prereleases=True)
 
 
+_NAME_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def _canonical(name: str) -> str:
+    return _NAME_SEPARATORS.sub("-", name).lower()
+
+
 def build_versions(
     name: str, files: list[DistFile], tags: TargetTags, python_version: Version
 ) -> ProjectVersions:
-    """Group `files` by version and keep, per version, the best-ranked compatible wheel."""
+    """Group `files` by version and keep, per version, the best-ranked compatible wheel.
+
+    Big projects list thousands of files, so this works on filename strings: a version
+    string is parsed once however many files carry it, and a wheel's tags are ranked
+    by string lookup. Filenames packaging would reject are skipped, as pip does.
+    """
     project = ProjectVersions(name)
     best: dict[Version, tuple[int, DistFile]] = {}
     reasons: dict[Version, str] = {}
+    versions: dict[str, Version | None] = {}
+
+    def version_of(text: str) -> Version | None:
+        if text not in versions:
+            try:
+                versions[text] = Version(text)
+            except InvalidVersion:
+                versions[text] = None
+        return versions[text]
+
     for file in files:
-        try:
-            if file.is_wheel:
-                wheel_name, version, _build, file_tags = parse_wheel_filename(file.filename)
-            else:
-                wheel_name, version = parse_sdist_filename(file.filename)
-                file_tags = frozenset()
-        except (InvalidWheelFilename, InvalidSdistFilename):
-            continue
-        if canonicalize_name(wheel_name) != name:
+        filename = file.filename
+        if file.is_wheel:
+            parts = filename[:-4].split("-")
+            if len(parts) not in (5, 6) or _canonical(parts[0]) != name:
+                continue
+            version = version_of(parts[1])
+            triple = parts[-3:]
+        else:
+            try:
+                sdist_name, version = parse_sdist_filename(filename)
+            except InvalidSdistFilename:
+                continue
+            if canonicalize_name(sdist_name) != name:
+                continue
+            triple = []
+        if version is None:
             continue
         if not python_allows(file.requires_python, python_version):
             reasons.setdefault(version, f"requires Python {file.requires_python}")
             continue
-        if not file.is_wheel:
+        if not triple:
             reasons.setdefault(version, "has only a source distribution (builds come later)")
             continue
-        project.seen_tags.update(str(tag) for tag in file_tags)
-        rank = tags.best_rank(file_tags)
+        rank = tags.rank_of_filename_tags(*triple)
         if rank is None:
+            if len(project.seen_tags) < 16:
+                project.seen_tags.add("-".join(triple))
             reasons[version] = "has no wheel compatible with this platform"
             continue
         current = best.get(version)
