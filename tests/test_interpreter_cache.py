@@ -6,6 +6,7 @@ the next query ran the probe (counted by wrapping the probe runner).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -218,3 +219,31 @@ def test_base_interpreter_replaced(tmp_path: Path, cache: Cache, counter: ProbeC
     os.replace(base / "python3.new", base / "python3")
     assert counter.probes(python_of(venv), cache) == 1
     assert query_interpreter(python_of(venv), cache).version[:2] == (3, 12)
+
+
+def test_user_site_created_later(tmp_path: Path, cache: Cache, counter: ProbeCounter,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    pyenv = Path(os.environ["PYENV_ROOT"]) / "versions"
+    found = sorted(pyenv.glob("3.12.*/bin/python3.12"))
+    if not found:
+        pytest.skip("needs CPython 3.12")
+    monkeypatch.setenv("PYTHONUSERBASE", str(tmp_path / "userbase"))
+    assert counter.probes(found[-1], cache) == 1
+    assert not query_interpreter(found[-1], cache).manylinux["found"]
+    user_site = tmp_path / "userbase" / "lib" / "python3.12" / "site-packages"
+    user_site.mkdir(parents=True)
+    (user_site / "_manylinux.py").write_text("manylinux1_compatible = False\n")
+    assert counter.probes(found[-1], cache) == 1
+    hook = query_interpreter(found[-1], cache).manylinux
+    assert hook["found"] and hook["origin"] == str(user_site / "_manylinux.py")
+
+
+def test_libc_is_validated(venv: Path, cache: Cache) -> None:
+    info = query_interpreter(python_of(venv), cache)
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux only")
+    libraries = info.raw["libraries"]
+    assert any(os.path.basename(p).startswith("libc") for p in libraries)
+    entry = json.loads(next(cache.bucket("interpreters").iterdir()).read_text())
+    validated = {item[0] for item in entry["validators"]["hard"]}
+    assert set(libraries) <= validated

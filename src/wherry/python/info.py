@@ -28,7 +28,7 @@ from wherry.cache.layout import Cache
 from wherry.errors import InterpreterProbeError
 from wherry.output import log, trace
 
-PROBE_VERSION = 1
+PROBE_VERSION = 2
 # Environment variables that change the probe's answer.
 _KEY_VARIABLES = ("PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__", "PYTHONPATH", "PYTHONHOME",
                   "PYTHONNOUSERSITE", "PYTHONUSERBASE", "LD_LIBRARY_PATH", "LD_PRELOAD")
@@ -231,6 +231,11 @@ def _validators(executable: str, info: dict[str, Any]) -> dict[str, Any]:
     for origin in (info["manylinux"].get("origin"), info.get("sitecustomize")):
         if origin:
             add_hard(origin)
+    user_site = info.get("user_site")
+    if user_site and user_site not in info["sys_path"]:
+        add_hard(user_site)  # absent now; its creation changes sys.path
+    for library in info.get("libraries", []):
+        add_hard(library)
     for entry in info["sys_path"]:
         if _is_site_dir(entry, info):
             st = _stat_tuple(entry)

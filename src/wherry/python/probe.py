@@ -53,6 +53,34 @@ def _musl_version():
         return None
 
 
+def _user_site():
+    # Only added to sys.path when it exists, so its later creation must be noticed.
+    try:
+        import site
+
+        if site.ENABLE_USER_SITE:
+            return site.getusersitepackages()
+    except Exception:
+        pass
+    return None
+
+
+def _loaded_libraries():
+    # The C library and loader decide the glibc answer; an upgrade replaces them.
+    found = []
+    try:
+        with open("/proc/self/maps") as handle:
+            for line in handle:
+                path = line.rsplit(None, 1)[-1] if "/" in line else ""
+                name = os.path.basename(path)
+                if (name.startswith(("libc.so", "libc-", "ld-linux", "ld-musl"))
+                        and path not in found):
+                    found.append(path)
+    except Exception:
+        pass
+    return found
+
+
 def _arch():
     machine = platform.machine().lower()
     bits = struct.calcsize("P") * 8
@@ -166,7 +194,7 @@ def main():
     except Exception:
         pass
     info = {
-        "probe_version": 1,
+        "probe_version": 2,
         "executable": sys.executable,
         "base_executable": getattr(sys, "_base_executable", sys.executable),
         "prefix": prefix,
@@ -195,6 +223,8 @@ def main():
         "debug": bool(config.get("Py_DEBUG")),
         "manylinux": _manylinux_answers(arch, glibc),
         "sitecustomize": sitecustomize,
+        "user_site": _user_site(),
+        "libraries": _loaded_libraries(),
     }
     sys.stdout.write(json.dumps(info))
 
