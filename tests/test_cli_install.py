@@ -243,6 +243,10 @@ def test_index_errors(run_wherry: RunWherry, venv: Path, make_index: MakeIndex,
     result = install(run_wherry, venv, failing, "alpha")
     assert_clean_error(result, "500", "/simple/beta/")
     assert tree_state(venv) == before
+    missing_file = make_index(universe, fail={"/files/beta-2.0-py3-none-any.whl": 404})
+    result = install(run_wherry, venv, missing_file, "alpha")
+    assert_clean_error(result, "404", "beta-2.0-py3-none-any.whl")
+    assert tree_state(venv) == before
     dead = run_wherry("pip", "install", "alpha", "--python", venv,
                       "--index-url", "http://127.0.0.1:9/simple")
     assert_clean_error(dead, "127.0.0.1:9")
