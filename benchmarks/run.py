@@ -57,7 +57,7 @@ OP_TITLES = {
     "resolve-cold": "resolve only (cold)",
     "startup": "--version start-up",
     "list": "pip list (warm venv)",
-    "python": "python -c pass",
+    "python": "python -c pass (floor)",
 }
 
 # The scenario whose installed venv the `list` micro-benchmark reads.
@@ -176,7 +176,7 @@ class Runner:
             )
         except subprocess.TimeoutExpired:
             elapsed = time.perf_counter() - start
-            return Outcome(elapsed, -1, "", f"error: timed out after {elapsed:.0f} s")
+            return Outcome(elapsed, -1, "", f"error: timed out after {elapsed:.1f} s")
         except OSError as exc:
             return Outcome(0.0, -1, "", f"error: cannot run {argv[0]}: {exc}")
         elapsed = time.perf_counter() - start

@@ -247,3 +247,18 @@ def test_libc_is_validated(venv: Path, cache: Cache) -> None:
     entry = json.loads(next(cache.bucket("interpreters").iterdir()).read_text())
     validated = {item[0] for item in entry["validators"]["hard"]}
     assert set(libraries) <= validated
+
+
+def test_colliding_key_never_answers_for_another_interpreter(
+    tmp_path: Path, cache: Cache, counter: ProbeCounter, run_wherry: RunWherry
+) -> None:
+    first, second = tmp_path / "one", tmp_path / "two"
+    for path in (first, second):
+        assert run_wherry("venv", path, "--python", sys.executable).ok
+    assert counter.probes(python_of(first), cache) == 1
+    [entry] = list(cache.bucket("interpreters").iterdir())
+    # Pretend the second interpreter's key hashed to the same file name.
+    name, _material = info_module._cache_key(str(python_of(second)))
+    shutil.copy(entry, cache.bucket("interpreters") / f"{name}.json")
+    assert counter.probes(python_of(second), cache) == 1
+    assert query_interpreter(python_of(second), cache).prefix == str(second)

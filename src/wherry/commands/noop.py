@@ -13,18 +13,20 @@ which stores a fresh verdict; the answer is always the one the full path would g
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from wherry.cache.entry import write_atomic
 from wherry.cache.layout import Cache
 from wherry.python.info import InterpreterInfo
 
+TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from wherry.commands.install import InstallOptions
     from wherry.install.site import InstalledDist
     from wherry.requirements.parse import RequirementsSpec
@@ -32,7 +34,10 @@ if TYPE_CHECKING:
 _VERSION = 1
 
 
-def _request_key(options: InstallOptions, env: InterpreterInfo) -> str:
+def _request_key(options: InstallOptions, env: InterpreterInfo) -> tuple[str, str]:
+    """(file name, key material); the material is compared on read (see info.py)."""
+    import zlib
+
     request = {
         "version": _VERSION,
         "requirements": options.requirements,
@@ -45,7 +50,9 @@ def _request_key(options: InstallOptions, env: InterpreterInfo) -> str:
         "markers": env.markers,
         "sys_path": env.sys_path,
     }
-    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:32]
+    material = json.dumps(request, sort_keys=True)
+    encoded = material.encode("utf-8", "surrogateescape")
+    return f"{zlib.crc32(encoded):08x}{zlib.adler32(encoded):08x}", material
 
 
 def _stat(path: str) -> list[int] | None:
@@ -72,9 +79,11 @@ def check(options: InstallOptions, env: InterpreterInfo, cache: Cache) -> int | 
     """The number of audited packages if a stored verdict still holds, else None."""
     if not applicable(options):
         return None
-    path = cache.bucket("noop") / f"{_request_key(options, env)}.json"
+    name, material = _request_key(options, env)
     try:
-        verdict = json.loads(path.read_bytes())
+        verdict = json.loads((cache.bucket("noop") / f"{name}.json").read_bytes())
+        if verdict["key"] != material:
+            return None
         stats: list[list[Any]] = verdict["stats"]
         variables: dict[str, str | None] = verdict["variables"]
         count = int(verdict["count"])
@@ -103,10 +112,11 @@ def record(
     dists = list(satisfied_by)
     files = [str(d) for d in site_dirs] + [_metadata_file(d) for d in dists]
     files += [str(f) for f in spec.files]
+    name, material = _request_key(options, env)
     verdict = {
+        "key": material,
         "count": len(dists),
         "stats": [[file, _stat(file)] for file in files],
         "variables": spec.variables,
     }
-    path = cache.bucket("noop") / f"{_request_key(options, env)}.json"
-    write_atomic(path, json.dumps(verdict).encode())
+    write_atomic(cache.bucket("noop") / f"{name}.json", json.dumps(verdict).encode())

@@ -13,9 +13,13 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from wherry.output import log, trace
+
+TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _CANONICAL_RE = re.compile(r"[-_.]+")
 # METADATA headers we need are at the top; read this much first, more only if needed.

@@ -16,17 +16,20 @@ The entry holds validators:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from wherry.cache.entry import write_atomic
 from wherry.cache.layout import Cache
 from wherry.errors import InterpreterProbeError
 from wherry.output import log, trace
+
+TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
+
+if TYPE_CHECKING:
+    from typing import Any
 
 PROBE_VERSION = 2
 # Environment variables that change the probe's answer.
@@ -268,10 +271,17 @@ def _still_valid(validators: dict[str, Any]) -> tuple[bool, bool]:
     return True, soft_changed
 
 
-def _cache_key(executable: str) -> str:
+def _cache_key(executable: str) -> tuple[str, str]:
+    """(file name, key material). The name is a cheap checksum (zlib, not hashlib: this
+    runs on the no-op path); the material is stored and compared on every read, so two
+    interpreters whose keys collide can never be given each other's answer."""
+    import zlib
+
     parts = [os.path.abspath(executable), os.path.realpath(executable), *os.uname()]
     parts += [f"{name}={os.environ.get(name, '')}" for name in _KEY_VARIABLES]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+    material = "\0".join(parts)
+    encoded = material.encode("utf-8", "surrogateescape")
+    return f"{zlib.crc32(encoded):08x}{zlib.adler32(encoded):08x}", material
 
 
 def query_interpreter(
@@ -279,13 +289,18 @@ def query_interpreter(
 ) -> InterpreterInfo:
     """Probe `executable`, or answer from a cache entry whose validators still hold."""
     exe = os.path.abspath(os.fspath(executable))
-    path = cache.bucket("interpreters") / f"{_cache_key(exe)}.json"
+    name, material = _cache_key(exe)
+    path = cache.bucket("interpreters") / f"{name}.json"
     if not refresh:
         try:
             entry = json.loads(path.read_bytes())
         except (OSError, ValueError):
             entry = None
-        if isinstance(entry, dict) and entry.get("probe_version") == PROBE_VERSION:
+        if (
+            isinstance(entry, dict)
+            and entry.get("probe_version") == PROBE_VERSION
+            and entry.get("key") == material
+        ):
             try:
                 valid, soft_changed = _still_valid(entry["validators"])
             except (KeyError, TypeError, ValueError):
@@ -308,7 +323,12 @@ def query_interpreter(
         (time.perf_counter() - start) * 1000,
         exe,
     )
-    entry = {"probe_version": PROBE_VERSION, "info": data, "validators": _validators(exe, data)}
+    entry = {
+        "probe_version": PROBE_VERSION,
+        "key": material,
+        "info": data,
+        "validators": _validators(exe, data),
+    }
     # Never cache a shim (pyenv and the like): its answer depends on more than its files.
     if os.path.realpath(data["executable"]) == os.path.realpath(exe):
         write_atomic(path, json.dumps(entry).encode())
