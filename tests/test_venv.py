@@ -25,9 +25,9 @@ from tests.support import MakeIndex, Result, RunWherry
 from tests.support.packages import Wheelhouse
 from wherry import __version__
 from wherry.cache.layout import Cache
-from wherry.cli.context import Context
 from wherry.commands import venv as command
 from wherry.errors import EnvironmentError_
+from wherry.output import Printer
 from wherry.python import venv as pyvenv
 from wherry.python.venv import TargetState, Template
 
@@ -445,13 +445,6 @@ def test_clear_and_allow_existing_conflict(tmp_path: Path, run_wherry: RunWherry
     assert "not allowed with" in result.stderr
 
 
-def _context(cache_dir: Path) -> Context:
-    return Context(
-        verbosity=0,
-        quiet=True,
-        cache_dir=cache_dir,
-        no_cache=False,
-    )
 
 
 @pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
@@ -479,7 +472,7 @@ def test_failure_leaves_nothing_behind(
         EnvironmentError_ if isinstance(failure, OSError) else KeyboardInterrupt
     )
     with pytest.raises(expected):
-        command.create_venv(plan, _context(interpreter_cache))
+        command.create_venv(plan, Cache.at(interpreter_cache), Printer(quiet=True))
     if existed:
         assert os.listdir(tmp_path / "a" / "b") == []
     else:
@@ -503,7 +496,7 @@ def test_creation_is_fast_and_spawns_nothing(
     plan = command.prepare_venv(
         command.VenvRequest(path="env", python=str(python)), cache, cwd=tmp_path
     )
-    report = command.create_venv(plan, _context(interpreter_cache))
+    report = command.create_venv(plan, Cache.at(interpreter_cache), Printer(quiet=True))
     elapsed = time.perf_counter() - start
     assert report.seconds < 0.05, report.seconds  # measured ~0.5 ms
     assert elapsed < 0.2, elapsed

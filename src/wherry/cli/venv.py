@@ -83,7 +83,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     shown = command.display_path(plan.root, cwd)
     seed = "with seed packages " if request.seed else ""
     ctx.printer.summary(f"Creating virtual environment {seed}at: {shown}")
-    report = command.create_venv(plan, ctx)
+    report = command.create_venv(plan, ctx.cache, ctx.printer)
     activate = command.activation_command(report.layout, shown, command.detect_shell(os.environ))
     if activate:
         ctx.printer.summary(f"Activate with: {activate}")

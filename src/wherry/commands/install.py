@@ -182,11 +182,8 @@ def install_into(
     return changes
 
 
-def seed_environment(venv_info: InterpreterInfo, ctx: object) -> None:
+def seed_environment(venv_info: InterpreterInfo, cache: Cache, printer: Printer) -> None:
     """Install pip (and setuptools and wheel below Python 3.12) into a new venv (`--seed`)."""
-    from wherry.cli.context import Context
-
-    assert isinstance(ctx, Context)
     packages = ["pip"] if venv_info.version >= (3, 12, 0) else ["pip", "setuptools", "wheel"]
     options = InstallOptions(requirements=packages, python=venv_info.executable)
     spec = gather_requirements(options)
@@ -195,6 +192,4 @@ def seed_environment(venv_info: InterpreterInfo, ctx: object) -> None:
     settings = resolve_index_settings(
         cli_index_url=None, cli_extra_index_urls=[], cli_find_links=[], cli_no_index=False
     )
-    install_into(
-        venv_info, spec, settings, ctx.cache, ctx.printer, options, start=time.perf_counter()
-    )
+    install_into(venv_info, spec, settings, cache, printer, options, start=time.perf_counter())

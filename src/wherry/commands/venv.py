@@ -45,7 +45,7 @@ from wherry.python.venv import (
 )
 
 if TYPE_CHECKING:
-    from wherry.cli.context import Context
+    from wherry.output import Printer
 
 DEFAULT_PATH = ".venv"
 
@@ -212,7 +212,7 @@ def _roll_back(plan: VenvPlan, created: Path | None) -> None:
         log.warning("could not remove the partial environment at %s: %s", plan.root, exc)
 
 
-def create_venv(plan: VenvPlan, ctx: Context) -> VenvReport:
+def create_venv(plan: VenvPlan, cache: Cache, printer: Printer) -> VenvReport:
     """Write the venv (and seed it with `--seed`); undo this run's writes on failure."""
     root = plan.root
     created = _highest_missing(root) if plan.action is Action.CREATE else None
@@ -233,8 +233,8 @@ def create_venv(plan: VenvPlan, ctx: Context) -> VenvReport:
         if plan.request.seed:
             from wherry.commands.install import seed_environment
 
-            seeded = query_interpreter(plan.layout.python, ctx.cache)
-            seed_environment(seeded, ctx)
+            seeded = query_interpreter(plan.layout.python, cache)
+            seed_environment(seeded, cache, printer)
     except BaseException as exc:
         _roll_back(plan, created)
         if isinstance(exc, OSError):

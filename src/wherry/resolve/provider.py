@@ -191,13 +191,9 @@ class WherryProvider(BaseProvider[str, Version]):
     ) -> Any:
         if package == PYTHON:
             return (0, 0, 0, "")
-        pinned = 0 if _is_singleton(version_range) else 1
+        pinned = 0 if version_range.is_single_version() else 1
         return (1, -conflict_counts.get(package, 0), pinned, self.order.get(package, 0), package)
 
     def widen_decision(self, package: str, version: Version) -> None:
         return None
 
-
-def _is_singleton(version_range: Any) -> bool:
-    text = version_range.display() if hasattr(version_range, "display") else ""
-    return isinstance(text, str) and text.startswith("==") and "|" not in text

@@ -57,6 +57,18 @@ class PubGrubRange(VersionRange):
             object.__setattr__(result, slot, getattr(value, slot))
         return result
 
+    def is_single_version(self) -> bool:
+        """Whether exactly one version is in the range (a pin), read from its bounds."""
+        if len(self._bounds) != 1 or self._admit or self._reject:
+            return False
+        lower, upper = self._bounds[0]
+        return (
+            lower.version is not None
+            and lower.inclusive
+            and upper.inclusive
+            and lower.version == upper.version
+        )
+
     def relation(self, other: PubGrubRange) -> Relation:
         if self.is_empty:
             return Relation(True, True)
