@@ -10,29 +10,71 @@ indexes and find-links accumulate from all of those places.
 
 from __future__ import annotations
 
-import configparser
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from wherry.errors import UsageError
 from wherry.http.urls import redact_url
 from wherry.output import log
 
 
-@dataclass
+class NetworkSettings:
+    """How wherry may use the network and its HTTP cache, from the command line.
+
+    `refresh` revalidates every cached response (a conditional request, so a 304 keeps
+    the stored body); `refresh_packages` does that only for the named projects (canonical
+    names). `offline` never touches the network: stale entries are used, and anything
+    missing is a clear error. `exclude_newer` (an RFC 3339 timestamp or a date) hides
+    files uploaded after it. `allow_insecure_hosts` skips TLS verification for those
+    hosts (pip's `--trusted-host`); `cert` is a CA bundle; `keyring_provider` is
+    `disabled` or `subprocess` (the `keyring` command).
+    """
+
+    def __init__(
+        self,
+        *,
+        offline: bool = False,
+        refresh: bool = False,
+        refresh_packages: frozenset[str] = frozenset(),
+        cert: str | None = None,
+        allow_insecure_hosts: tuple[str, ...] = (),
+        keyring_provider: str = "disabled",
+        exclude_newer: str | None = None,
+    ) -> None:
+        # A plain class, not a dataclass: this module is imported on the no-op path.
+        self.offline = offline
+        self.refresh = refresh
+        self.refresh_packages = refresh_packages
+        self.cert = cert
+        self.allow_insecure_hosts = allow_insecure_hosts
+        self.keyring_provider = keyring_provider
+        self.exclude_newer = exclude_newer
+
+    def refreshes(self, name: str | None) -> bool:
+        """Whether cached responses about project `name` (None: not a project) are stale."""
+        return self.refresh or (name is not None and name in self.refresh_packages)
+
+
 class IndexSettings:
     """Where packages come from. `index_urls` is in priority order (extras first, as uv)."""
 
-    index_url: str | None
-    extra_index_urls: list[str] = field(default_factory=list)
-    find_links: list[str] = field(default_factory=list)
-    no_index: bool = False
-    index_url_source: str = "default"
-    strategy: str = "first-index"
+    def __init__(
+        self,
+        index_url: str | None,
+        extra_index_urls: list[str] | None = None,
+        find_links: list[str] | None = None,
+        no_index: bool = False,
+        index_url_source: str = "default",
+        strategy: str = "first-index",
+    ) -> None:
+        self.index_url = index_url
+        self.extra_index_urls = list(extra_index_urls or [])
+        self.find_links = list(find_links or [])
+        self.no_index = no_index
+        self.index_url_source = index_url_source
+        self.strategy = strategy
 
     @property
     def index_urls(self) -> list[str]:
@@ -78,6 +120,8 @@ def _pip_config_files() -> list[Path]:
 
 def read_pip_config(command: str = "install") -> dict[str, tuple[str, str]]:
     """pip's settings from its files as `{key: (value, where)}`, `[command]` over `[global]`."""
+    import configparser
+
     values: dict[str, tuple[str, str]] = {}
     for path in _pip_config_files():
         if not path.is_file():
@@ -94,7 +138,7 @@ def read_pip_config(command: str = "install") -> dict[str, tuple[str, str]]:
     return values
 
 
-def _wherry_config() -> dict[str, Any]:
+def _wherry_config() -> dict[str, object]:
     """`wherry.toml` or `[tool.wherry]` from the current directory (config files: issue 8)."""
     if sys.version_info >= (3, 11):
         import tomllib
@@ -113,6 +157,22 @@ def _wherry_config() -> dict[str, Any]:
         if isinstance(table, dict):
             return {**table, "__source__": str(path)}
     return {}
+
+
+def _as_optional_str(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise UsageError(f"expected a string in wherry's config, got {value!r}")
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise UsageError(f"expected a string or a list of strings in wherry's config, got {value!r}")
 
 
 def _split(value: str | None) -> list[str]:
@@ -139,14 +199,14 @@ def resolve_index_settings(
         (cli_index_url, "--index-url"),
         (file_index_url, "a requirements file"),
         (os.environ.get("WHERRY_INDEX_URL"), "WHERRY_INDEX_URL"),
-        (wherry_config.get("index-url"), str(wherry_config.get("__source__"))),
+        (_as_optional_str(wherry_config.get("index-url")), str(wherry_config.get("__source__"))),
         (os.environ.get("PIP_INDEX_URL"), "PIP_INDEX_URL"),
         (pip_config.get("index-url", (None, ""))[0], pip_config.get("index-url", ("", ""))[1]),
     ]
     index_url, source = next(((u, s) for u, s in candidates if u), (None, "pip's default"))
     extras = [*cli_extra_index_urls, *file_extra_index_urls]
     extras += _split(os.environ.get("WHERRY_EXTRA_INDEX_URL"))
-    extras += list(wherry_config.get("extra-index-url", []))
+    extras += _as_list(wherry_config.get("extra-index-url"))
     own_extras = len(extras)
     extras += _split(os.environ.get("PIP_EXTRA_INDEX_URL"))
     extras += _split(pip_config.get("extra-index-url", (None, ""))[0])
@@ -155,7 +215,7 @@ def resolve_index_settings(
     )
     find_links = [*cli_find_links, *file_find_links]
     find_links += _split(os.environ.get("WHERRY_FIND_LINKS"))
-    find_links += list(wherry_config.get("find-links", []))
+    find_links += _as_list(wherry_config.get("find-links"))
     find_links += _split(os.environ.get("PIP_FIND_LINKS"))
     find_links += _split(pip_config.get("find-links", (None, ""))[0])
     no_index = cli_no_index or file_no_index or _truthy(os.environ.get("PIP_NO_INDEX")) or (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wherry.cli.options import add_index_options, add_python_options
+from wherry.cli.options import add_index_options, add_python_options, network_settings
 
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
 
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         link_mode=args.link_mode,
         python_platform=args.python_platform,
         python_version=args.python_version,
+        network=network_settings(args),
     )
     install(options, ctx.cache, ctx.printer)
     return 0

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from wherry.settings import NetworkSettings
+
 
 def add_python_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("python options")
@@ -43,6 +47,14 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
         "all of them; default is pip's best-match for extra indexes from pip's own config",
     )
     group.add_argument(
+        "--keyring-provider", choices=["disabled", "subprocess"], default="disabled",
+        help="look up index credentials with the `keyring` command (default: disabled)",
+    )
+    group.add_argument(
+        "--exclude-newer", metavar="DATE",
+        help="ignore files uploaded after this date or RFC 3339 timestamp",
+    )
+    group.add_argument(
         "--no-index", action="store_true",
         help="ignore every index; use only --find-links locations",
     )
@@ -66,4 +78,43 @@ def add_global_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--no-cache", action="store_true", default=argparse.SUPPRESS,
         help="use a temporary cache, deleted when wherry exits",
+    )
+    group.add_argument(
+        "--offline", action="store_true", default=argparse.SUPPRESS,
+        help="never use the network: answer from the cache (stale entries too) or fail",
+    )
+    group.add_argument(
+        "--refresh", action="store_true", default=argparse.SUPPRESS,
+        help="revalidate every cached response with the server",
+    )
+    group.add_argument(
+        "--refresh-package", action="append", metavar="PACKAGE", default=argparse.SUPPRESS,
+        help="revalidate cached responses about this package (repeatable)",
+    )
+    group.add_argument(
+        "--allow-insecure-host", "--trusted-host", action="append", metavar="HOST",
+        default=argparse.SUPPRESS,
+        help="do not verify TLS certificates for this host[:port] (repeatable)",
+    )
+    group.add_argument(
+        "--cert", metavar="FILE", default=argparse.SUPPRESS,
+        help="a CA bundle to verify TLS with (default: SSL_CERT_FILE, else the system store)",
+    )
+
+
+def network_settings(args: argparse.Namespace) -> NetworkSettings:
+    """The network options of a parsed command line (global ones may be absent)."""
+    from wherry.install.site import canonicalize_name
+    from wherry.settings import NetworkSettings
+
+    return NetworkSettings(
+        offline=bool(getattr(args, "offline", False)),
+        refresh=bool(getattr(args, "refresh", False)),
+        refresh_packages=frozenset(
+            canonicalize_name(name) for name in getattr(args, "refresh_package", None) or ()
+        ),
+        cert=getattr(args, "cert", None),
+        allow_insecure_hosts=tuple(getattr(args, "allow_insecure_host", None) or ()),
+        keyring_provider=getattr(args, "keyring_provider", "disabled"),
+        exclude_newer=getattr(args, "exclude_newer", None),
     )

@@ -10,6 +10,7 @@ from wherry.commands.environment import site_dirs, target_environment
 from wherry.errors import RequirementError
 from wherry.output import Printer, format_duration, log
 from wherry.python.info import InterpreterInfo
+from wherry.settings import NetworkSettings
 
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
 
@@ -44,6 +45,7 @@ class InstallOptions:
         link_mode: str | None = None,
         python_platform: str | None = None,
         python_version: str | None = None,
+        network: NetworkSettings | None = None,
     ) -> None:
         self.requirements = list(requirements or [])
         self.requirement_files = list(requirement_files or [])
@@ -62,6 +64,7 @@ class InstallOptions:
         self.link_mode = link_mode
         self.python_platform = python_platform
         self.python_version = python_version
+        self.network = network or NetworkSettings()
 
 
 class Change:
