@@ -285,3 +285,24 @@ def test_install_from_default_index(run_wherry: RunWherry, venv: Path) -> None:
     out = subprocess.run([str(venv / "bin" / "python"), "-c", "import six; print(six.__name__)"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "six"
+
+
+def test_big_wheels_unpack_in_worker_processes(
+    run_wherry: RunWherry, venv: Path, make_index: MakeIndex, wheelhouse: Wheelhouse
+) -> None:
+    import random
+
+    blob = random.Random(0).randbytes(5 * 1024 * 1024)  # incompressible: a >4 MiB wheel
+    good = wheelhouse.wheel("bigone", "1.0", files={"bigone/__init__.py": "",
+                                                    "bigone/blob.bin": blob})
+    bad = wheelhouse.wheel("bigbad", "1.0", files={"bigbad/__init__.py": "",
+                                                   "bigbad/blob.bin": blob},
+                           corrupt="bad-record-hash")
+    index = make_index([good, bad])
+    result = install(run_wherry, venv, index, "bigone", "-v")
+    assert result.ok, result
+    assert (site_packages(venv) / "bigone" / "blob.bin").read_bytes() == blob
+    before = tree_state(venv)
+    failed = install(run_wherry, venv, index, "bigbad")
+    assert_clean_error(failed, "bigbad-1.0-py3-none-any.whl", "hint:")
+    assert tree_state(venv) == before

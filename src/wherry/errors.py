@@ -18,6 +18,11 @@ class WherryError(Exception):
         self.message = message
         self.hint = hint
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross process boundaries (wheels are unpacked in worker processes);
+        # keep the hint, which the default pickling of `args` would lose.
+        return (self.__class__, (self.message,), {"hint": self.hint})
+
     def render(self) -> str:
         text = f"error: {self.message}"
         if self.hint:

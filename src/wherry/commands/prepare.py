@@ -8,10 +8,13 @@ the `wheels` bucket, keyed by URL and, for local files, by size and mtime.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import shutil
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -47,6 +50,43 @@ def cached_archive(file: DistFile, cache: Cache) -> Path | None:
     return archive_path(cache, str(sha256))
 
 
+# Wheels at least this big are unpacked in worker processes: unzipping and hashing
+# thousands of members is CPU work that threads cannot spread over cores (the GIL).
+_PROCESS_THRESHOLD = 4 * 1024 * 1024
+_pool_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+def _unpack_pool() -> ProcessPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            import multiprocessing
+
+            # spawn, not fork: the parent has download threads holding locks.
+            context = multiprocessing.get_context("spawn")
+            _pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context,
+                                        initializer=_init_worker, initargs=(log.level,))
+            atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
+        return _pool
+
+
+def _init_worker(level: int) -> None:
+    log.setLevel(level)
+
+
+def _unpack_worker(wheel: str, cache_root: str, sha256: str) -> str:
+    return str(unpack_wheel(Path(wheel), Cache.at(Path(cache_root)), sha256=sha256,
+                            verified=True))
+
+
+def _unpack(wheel: Path, cache: Cache, sha256: str) -> Path:
+    if wheel.stat().st_size >= _PROCESS_THRESHOLD:
+        future = _unpack_pool().submit(_unpack_worker, str(wheel), str(cache.root), sha256)
+        return Path(future.result())
+    return unpack_wheel(wheel, cache, sha256=sha256, verified=True)
+
+
 def prepare_wheel(file: DistFile, cache: Cache, client: HttpClient) -> Path:
     """The unpacked archive for `file`: from the cache, or downloaded, verified and unpacked."""
     found = cached_archive(file, cache)
@@ -58,7 +98,7 @@ def prepare_wheel(file: DistFile, cache: Cache, client: HttpClient) -> Path:
         target = work / file.filename
         log.debug("Downloading %s", file.filename)
         sha256 = client.download(file.url, target, hashes=file.hashes)
-        archive = unpack_wheel(target, cache, sha256=sha256)
+        archive = _unpack(target, cache, sha256)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if "sha256" not in file.hashes:

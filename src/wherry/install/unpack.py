@@ -254,13 +254,17 @@ def _remove_entry(cache: Cache, path: Path) -> None:
     shutil.rmtree(graveyard, ignore_errors=True)
 
 
-def unpack_wheel(wheel: Path, cache: Cache, *, sha256: str | None = None) -> Path:
+def unpack_wheel(
+    wheel: Path, cache: Cache, *, sha256: str | None = None, verified: bool = False
+) -> Path:
     """Unpack `wheel` into `archives/<sha256>` once and return that directory.
 
     With `sha256` given and an entry for it already complete, the wheel is not read at
     all: the entry's content is, by construction, the content that hash promises. Otherwise
     the wheel is hashed (a difference from `sha256` raises `HashMismatch`), then extracted
-    and verified into a temporary directory and renamed into place.
+    and verified into a temporary directory and renamed into place. `verified=True` says
+    the caller has just computed `sha256` from these very bytes (while downloading them),
+    so the wheel is not read a second time to hash it.
     """
     wheel = Path(wheel)
     if sha256 is not None:
@@ -269,7 +273,7 @@ def unpack_wheel(wheel: Path, cache: Cache, *, sha256: str | None = None) -> Pat
             trace("Unpacked wheel found in cache for %s", wheel.name)
             return existing
     try:
-        digest = hash_file(wheel)
+        digest = sha256.lower() if verified and sha256 else hash_file(wheel)
     except FileNotFoundError:
         raise WheelError(f"wheel file {wheel} does not exist") from None
     if sha256 is not None and digest != sha256.lower():
