@@ -235,7 +235,7 @@ def resolve_index_settings(
     for url in settings.extra_index_urls:
         log.debug("Extra index URL %s", redact_url(url))
     for location in settings.find_links:
-        log.debug("Find links %s", location)
+        log.debug("Find links %s", redact_url(location))
     return settings
 
 

@@ -531,6 +531,7 @@ class _Handler(BaseHTTPRequestHandler):
             reason = owner.yanked.get(dist.filename)
             metadata_hash = dist.metadata_sha256 if owner.metadata_files else None
             core_metadata: object = {"sha256": metadata_hash} if metadata_hash else False
+            upload_time = _iso(owner.upload_times.get(dist.filename, dist.mtime))
             entry: dict[str, object] = {
                 "filename": dist.filename,
                 "url": url,
@@ -540,7 +541,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "core-metadata": core_metadata,
                 "dist-info-metadata": core_metadata,
                 "size": dist.size,
-                "upload-time": _iso(owner.upload_times.get(dist.filename, dist.mtime)),
+                "upload-time": upload_time,
             }
             files.append(entry)
             attrs = [f'href="{html.escape(url)}#sha256={dist.sha256}"']
@@ -548,6 +549,7 @@ class _Handler(BaseHTTPRequestHandler):
                 attrs.append(f'data-requires-python="{html.escape(requires_python)}"')
             if reason is not None:
                 attrs.append(f'data-yanked="{html.escape(reason)}"' if reason else "data-yanked")
+            attrs.append(f'data-size="{dist.size}" data-upload-time="{html.escape(upload_time)}"')
             if metadata_hash:
                 attrs.append(f'data-core-metadata="sha256={metadata_hash}"')
                 attrs.append(f'data-dist-info-metadata="sha256={metadata_hash}"')
@@ -635,7 +637,8 @@ class IndexServer:
     - `yanked`: filename → reason (`""` for a yank without reason).
     - `requires_python`: filename → specifier overriding the file's own metadata
       (`""` removes it).
-    - `upload_times`: filename → datetime or ISO string (default: the file's mtime).
+    - `upload_times`: filename → datetime or ISO string (default: the file's mtime),
+      served as JSON `upload-time` and HTML `data-upload-time` (with `data-size`).
     - `gzip`: compress pages when the client's Accept-Encoding allows gzip.
     """
 

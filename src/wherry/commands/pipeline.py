@@ -22,7 +22,7 @@ from wherry.output import Printer, format_duration, log
 from wherry.platform.targets import Target
 from wherry.python.info import InterpreterInfo
 from wherry.requirements.parse import RequirementsSpec
-from wherry.resolve.candidates import Candidate
+from wherry.resolve.candidates import Candidate, parse_exclude_newer
 from wherry.resolve.metadata import parse_core_metadata
 from wherry.resolve.provider import InstalledPreference
 from wherry.resolve.resolution import Resolution, resolve
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 def _describe_indexes(settings: IndexSettings) -> str:
     from wherry.http.urls import redact_url
 
-    places = [redact_url(u) for u in settings.index_urls] + list(settings.find_links)
+    places = [redact_url(u) for u in [*settings.index_urls, *settings.find_links]]
     if not places:
         return "any configured location (--no-index and no --find-links)"
     return ", ".join(places)
@@ -50,10 +50,18 @@ def resolve_for(
     options: InstallOptions,
 ) -> tuple[Resolution, HttpClient]:
     """Resolve the request for `env`; the client is returned for the download step."""
-    client = HttpClient()
+    exclude_newer = options.network.exclude_newer
+    cutoff = None if exclude_newer is None else parse_exclude_newer(exclude_newer)
+    network = options.network
+    client = HttpClient(
+        offline=network.offline, cert=network.cert,
+        allow_insecure_hosts=network.allow_insecure_hosts,
+        keyring_provider=network.keyring_provider, index_urls=settings.index_urls,
+    )
     try:
         sources = IndexSources(
-            settings.index_urls, settings.find_links, client, strategy=settings.strategy
+            settings.index_urls, settings.find_links, client, strategy=settings.strategy,
+            cache=cache, network=options.network,
         )
         preferences: dict[str, InstalledPreference] = {}
         if not options.upgrade:
@@ -73,6 +81,7 @@ def resolve_for(
             installed=preferences,
             no_deps=options.no_deps,
             indexes_description=_describe_indexes(settings),
+            exclude_newer=cutoff,
         )
     except BaseException:
         client.close()

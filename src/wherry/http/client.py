@@ -15,8 +15,9 @@ Why it looks like this (reference/stack.md sections 0 and 3):
 * `file://` URLs go through the same calls, so file indexes and find-links need no
   special cases above this layer (a missing file answers like a 404).
 
-Seams for later work: `_auth_headers` (netrc, keyring, per-realm credentials),
-`_make_pool` (proxies, `--allow-insecure-host`), and `get` is the single place where an
+Credentials (URL, netrc, keyring, per realm) come from `wherry.http.auth` via `_send`;
+`_get_pool` picks a manager per (proxy from `*_PROXY`/`NO_PROXY`, verified or
+`--allow-insecure-host` TLS); `get` is the single place where an
 RFC 9111 cache layer (hishel's sans-IO core) will wrap requests.
 """
 
@@ -39,6 +40,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from wherry import __version__
 from wherry.errors import HashMismatch, IndexError_, NetworkError, UsageError
+from wherry.http.auth import Authenticator
 from wherry.http.urls import redact_url
 from wherry.output import log, trace
 
@@ -53,6 +55,7 @@ R = TypeVar("R")
 USER_AGENT = f"wherry/{__version__}"
 RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+AUTH_RETRY_STATUSES = frozenset({401, 403, 404})
 MAX_REDIRECTS = 10
 CONNECT_TIMEOUT = 10.0
 CHUNK = 256 * 1024
@@ -97,7 +100,11 @@ def status_hint(status: int) -> str:
     """A sentence telling the user what a failing status usually means."""
     if status in (401, 403):
         return ("the server refused the request: credentials are missing or wrong "
-                "(put them in the index URL as user:password@)")
+                "(put them in the index URL as user:password@, in ~/.netrc, or in the "
+                "keyring with --keyring-provider subprocess)")
+    if status == 407:
+        return ("the proxy refused the request: put its credentials in the proxy URL "
+                "(HTTP_PROXY/HTTPS_PROXY=http://user:password@host:port)")
     if status in (404, 410):
         return "check the URL (and the index URL it was built from)"
     if status == 429:
@@ -211,16 +218,23 @@ class HttpClient:
     backoff = 0.5  # seconds before the first retry; doubled each time, with jitter
     backoff_cap = 10.0
 
-    def __init__(self, *, timeout: float = 30.0, retries: int = 3, max_workers: int = 50,
-                 cert: str | None = None) -> None:
+    def __init__(self, *, timeout: float = 30.0, retries: int = 3,
+                 max_workers: int | None = None, cert: str | None = None,
+                 allow_insecure_hosts: Iterable[str] = (), keyring_provider: str = "disabled",
+                 index_urls: Iterable[str] = (), offline: bool = False) -> None:
+        self.offline = offline  # --offline: `_open` refuses every network request
         self.timeout = _env_number("WHERRY_HTTP_TIMEOUT", timeout)
         self.retries = int(_env_number("WHERRY_HTTP_RETRIES", retries))
-        self.max_workers = max_workers
+        # WHERRY_CONCURRENT_DOWNLOADS: connections per host and threads (default 50).
+        self.max_workers = (concurrent_downloads() if max_workers is None
+                            else max(int(max_workers), 1))
         self.cert = cert
+        self.insecure_hosts = parse_insecure_hosts(allow_insecure_hosts)
+        self.auth = Authenticator(keyring_provider=keyring_provider, index_urls=index_urls)
+        self._pools: dict[tuple[str | None, str | None], urllib3.PoolManager] = {}
+        self._proxies: dict[str, str] | None = None
         self._lock = threading.Lock()
-        self._pool: urllib3.PoolManager | None = None
         self._timeout_obj: urllib3.Timeout | None = None
-        self._tls_ready = False
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._no_ranges: set[tuple[str, str, int | None]] = set()
 
@@ -236,52 +250,86 @@ class HttpClient:
         """Stop the thread pool (queued work is cancelled) and close pooled connections."""
         with self._lock:
             executor, self._executor = self._executor, None
-            pool, self._pool = self._pool, None
+            pools, self._pools = list(self._pools.values()), {}
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
-        if pool is not None:
+        for pool in pools:
             pool.clear()
 
-    def _make_pool(self) -> urllib3.PoolManager:
+    def _make_pool(self, proxy: str | None, tls: str | None) -> urllib3.PoolManager:
+        """A pool manager for one (proxy URL or None, TLS mode) pair.
+
+        `tls` is None for plain HTTP, `"verify"` or `"insecure"` (an
+        `--allow-insecure-host`) for HTTPS. HTTP and HTTPS get separate managers, so the
+        TLS context is only built when the first HTTPS request is made.
+        """
         import urllib3
 
-        self._timeout_obj = urllib3.Timeout(connect=min(CONNECT_TIMEOUT, self.timeout),
-                                            read=self.timeout)
+        if self._timeout_obj is None:
+            self._timeout_obj = urllib3.Timeout(connect=min(CONNECT_TIMEOUT, self.timeout),
+                                                read=self.timeout)
         # One connection per worker and host, so parallel requests to one index reuse
         # keep-alive connections instead of opening and dropping new ones.
-        return urllib3.PoolManager(num_pools=32, maxsize=max(self.max_workers, 1),
-                                   block=False)
+        options: dict[str, Any] = {"num_pools": 32, "maxsize": max(self.max_workers, 1),
+                                   "block": False}
+        if tls == "insecure":
+            options["ssl_context"] = _insecure_context()
+            _silence_insecure_warnings()
+        elif tls == "verify":
+            options["ssl_context"] = self._ssl_context()
+        if proxy is None:
+            return urllib3.PoolManager(**options)
+        proxy_url, proxy_auth = _split_credentials(proxy)
+        proxy_headers = {"Proxy-Authorization": proxy_auth} if proxy_auth else None
+        if proxy_url.startswith("https:"):
+            options["proxy_ssl_context"] = self._ssl_context()
+        log.debug("Using proxy %s", redact(proxy))
+        return urllib3.ProxyManager(proxy_url, proxy_headers=proxy_headers, **options)
 
-    def _get_pool(self, https: bool) -> urllib3.PoolManager:
-        pool = self._pool
-        if pool is None or (https and not self._tls_ready):
+    def _get_pool(self, url: str) -> urllib3.PoolManager:
+        """The pool manager for `url`: through its proxy (if any), verified or not."""
+        scheme, host, port = _origin(url)
+        proxy = self._proxy_for(scheme, host, port)
+        tls = None
+        if scheme == "https":
+            tls = "insecure" if _host_matches(self.insecure_hosts, host, port) else "verify"
+        key = (proxy, tls)
+        pool = self._pools.get(key)
+        if pool is None:
             with self._lock:
-                if self._pool is None:
-                    self._pool = self._make_pool()
-                pool = self._pool
-                if https and not self._tls_ready:
-                    # Before the first HTTPS pool exists, so every HTTPS pool shares it.
-                    pool.connection_pool_kw["ssl_context"] = self._ssl_context()
-                    self._tls_ready = True
+                pool = self._pools.get(key)
+                if pool is None:
+                    pool = self._pools[key] = self._make_pool(proxy, tls)
         return pool
 
-    def _ssl_context(self) -> ssl.SSLContext:
-        import ssl
+    def _proxy_for(self, scheme: str, host: str, port: int | None) -> str | None:
+        """The proxy URL for a request, from `<scheme>_proxy`/`all_proxy` (either case)
+        minus `no_proxy`, with the stdlib's rules (`urllib.request`): entries match as
+        host suffixes, with an optional port, and `*` matches everything."""
+        proxies = self._proxies
+        if proxies is None:
+            from urllib.request import getproxies_environment
 
-        started = time.perf_counter()
+            proxies = self._proxies = getproxies_environment()
+        proxy = proxies.get(scheme) or proxies.get("all")
+        if not proxy:
+            return None
+        from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
+
+        hostport = f"[{host}]" if ":" in host else host
+        if port is not None:
+            hostport = f"{hostport}:{port}"
+        if proxy_bypass_environment(hostport, proxies):
+            return None
+        return proxy if "://" in proxy else f"http://{proxy}"
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        """The verifying context: `--cert`, else `SSL_CERT_FILE`/`SSL_CERT_DIR`, else the
+        system store; built once per process for each source (it costs 30-50 ms)."""
         cafile = self.cert or os.environ.get("SSL_CERT_FILE") or None
         capath = None if self.cert else (os.environ.get("SSL_CERT_DIR") or None)
-        try:
-            if cafile or capath:
-                context = ssl.create_default_context(cafile=cafile, capath=capath)
-            else:
-                context = ssl.create_default_context()
-        except (OSError, ssl.SSLError) as exc:
-            source = "--cert" if self.cert else "SSL_CERT_FILE/SSL_CERT_DIR"
-            raise NetworkError(f"Cannot load CA certificates from {cafile or capath}: {exc}",
-                               hint=f"check the file named by {source}") from None
-        trace("Built TLS context in %.1f ms", (time.perf_counter() - started) * 1000)
-        return context
+        source = "--cert" if self.cert else "SSL_CERT_FILE/SSL_CERT_DIR"
+        return _verifying_context(cafile, capath, source)
 
     # -- thread pool ---------------------------------------------------------------------
 
@@ -333,20 +381,63 @@ class HttpClient:
     # -- requests ------------------------------------------------------------------------
 
     def _auth_headers(self, url: str) -> tuple[str, dict[str, str]]:
-        """The URL to send (userinfo removed) and the credentials headers for it."""
-        bare, authorization = _split_credentials(url)
-        return bare, ({"Authorization": authorization} if authorization else {})
+        """The URL to send (userinfo removed) and the credentials headers for it: the
+        URL's own, else those the run learned for its realm (`wherry.http.auth`)."""
+        bare, credentials = self.auth.prepare(url)
+        return bare, ({"Authorization": credentials.header()} if credentials else {})
+
+    def _send(self, method: str, url: str, headers: dict[str, str],
+              ) -> urllib3.BaseHTTPResponse:
+        """One request to one URL (no redirects), with credentials: those known up front,
+        else, after 401/403/404, one retry with any found in `.netrc` or the keyring."""
+        target, credentials = self.auth.prepare(url)
+        send = dict(headers)
+        if credentials is not None:
+            send["Authorization"] = credentials.header()
+        response = self._urlopen(method, url, target, send)
+        if response.status in AUTH_RETRY_STATUSES:
+            retry = self.auth.retry_with(url, response.status, credentials)
+            if retry is not None:
+                log.debug("Retrying %s with credentials after HTTP %d", redact(target),
+                          response.status)
+                response.drain_conn()
+                response.release_conn()
+                credentials = retry
+                send["Authorization"] = retry.header()
+                response = self._urlopen(method, url, target, send)
+        if credentials is not None and response.status < 400:
+            self.auth.accepted(url, credentials)
+        return response
+
+    def _urlopen(self, method: str, url: str, target: str, send: Mapping[str, str],
+                 ) -> urllib3.BaseHTTPResponse:
+        import urllib3
+
+        pool = self._get_pool(target)
+        try:
+            return pool.urlopen(method, target, headers=dict(send), redirect=False,
+                                retries=False, preload_content=False,
+                                timeout=self._timeout_obj)
+        except urllib3.exceptions.SSLError as exc:
+            raise _tls_error(url, exc) from None
+        except urllib3.exceptions.LocationParseError as exc:
+            raise IndexError_(f"Invalid URL {redact(url)}: {exc}") from None
+        except urllib3.exceptions.ProxyError as exc:
+            raise _Retry(url, f"proxy error ({_cause(exc)})") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _Retry(url, _cause(exc)) from None
 
     def _open(self, method: str, url: str, headers: Mapping[str, str] | None,
               ) -> tuple[str, urllib3.BaseHTTPResponse]:
         """Send one request, following redirects; the final URL and the unread response."""
-        import urllib3
-
+        if self.offline:
+            raise NetworkError(
+                f"Cannot fetch {redact(url)}: it is not in the cache and --offline was given",
+                hint="run the command once without --offline to fill the cache")
         current = url
         base_origin = _origin(url)
         userinfo = _userinfo(url)
         for _ in range(MAX_REDIRECTS + 1):
-            target, auth = self._auth_headers(current)
             send = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"}
             if headers:
                 given = {key.lower() for key in headers}
@@ -354,22 +445,9 @@ class HttpClient:
                 send.update(headers)
             if _origin(current) != base_origin:
                 # Credentials are never forwarded to another origin.
+                # (The realm's own credentials, if any, are added by `_send`.)
                 send = {k: v for k, v in send.items() if k.lower() != "authorization"}
-            send.update(auth)
-            pool = self._get_pool(target.startswith("https:"))
-            try:
-                response = pool.urlopen(method, target, headers=send, redirect=False,
-                                        retries=False, preload_content=False,
-                                        timeout=self._timeout_obj)
-            except urllib3.exceptions.SSLError as exc:
-                raise NetworkError(
-                    f"TLS failure talking to {redact(current)}: {_cause(exc)}",
-                    hint="if a proxy intercepts TLS, point --cert or SSL_CERT_FILE at its CA "
-                         "bundle") from None
-            except urllib3.exceptions.LocationParseError as exc:
-                raise IndexError_(f"Invalid URL {redact(current)}: {exc}") from None
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise _Retry(current, _cause(exc)) from None
+            response = self._send(method, current, send)
             location = response.headers.get("location")
             if response.status in REDIRECT_STATUSES and location:
                 response.drain_conn()
@@ -633,6 +711,30 @@ class HttpClient:
         return digests["sha256"]
 
 
+def _tls_error(url: str, exc: BaseException) -> NetworkError:
+    """A TLS failure as an error naming the host, with the two ways out as a hint."""
+    import ssl
+
+    _, host, port = _origin(url)
+    hostport = f"[{host}]" if ":" in host else host
+    if port not in (None, 443):
+        hostport = f"{hostport}:{port}"
+    seen: BaseException | None = exc
+    verify = "CERTIFICATE_VERIFY_FAILED" in str(exc)
+    for _ in range(10):
+        if seen is None:
+            break
+        verify = verify or isinstance(seen, ssl.SSLCertVerificationError)
+        reason = getattr(seen, "reason", None)
+        seen = reason if isinstance(reason, BaseException) else seen.__context__
+    hint = (f"if a proxy intercepts TLS, point --cert or SSL_CERT_FILE at its CA bundle; "
+            f"to skip verification for this host only, pass --allow-insecure-host {hostport}")
+    if verify:
+        return NetworkError(f"TLS certificate verification failed for {hostport}: "
+                            f"{_cause(exc)}", hint=hint)
+    return NetworkError(f"TLS failure talking to {redact(url)}: {_cause(exc)}", hint=hint)
+
+
 def _mark_worker() -> None:
     _worker.active = True
 
@@ -653,3 +755,89 @@ def _cause(exc: BaseException) -> str:
 def _unlink(path: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
+
+
+def concurrent_downloads() -> int:
+    """`WHERRY_CONCURRENT_DOWNLOADS` (a positive integer), else 50."""
+    raw = os.environ.get("WHERRY_CONCURRENT_DOWNLOADS", "").strip()
+    if not raw:
+        return 50
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(f"WHERRY_CONCURRENT_DOWNLOADS={raw!r} is not a positive integer")
+    return int(raw)
+
+
+def parse_insecure_hosts(values: Iterable[str]) -> tuple[tuple[str, int | None], ...]:
+    """`--allow-insecure-host` values (`host`, `host:port`, `[v6]:port`, or a URL) as
+    (lower-case host, port or None for any port)."""
+    found: list[tuple[str, int | None]] = []
+    for value in values:
+        text = value.strip()
+        if not text:
+            continue
+        parts = urlsplit(text if "://" in text else f"//{text}")
+        try:
+            port = parts.port
+        except ValueError:
+            raise UsageError(f"Invalid --allow-insecure-host value {value!r}",
+                             hint="use host or host:port") from None
+        if not parts.hostname:
+            raise UsageError(f"Invalid --allow-insecure-host value {value!r}",
+                             hint="use host or host:port")
+        found.append((parts.hostname.lower(), port))
+    return tuple(found)
+
+
+def _host_matches(hosts: Iterable[tuple[str, int | None]], host: str, port: int | None,
+                  ) -> bool:
+    return any(h == host and (p is None or p == port) for h, p in hosts)
+
+
+_contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+_insecure: list[ssl.SSLContext] = []
+_contexts_lock = threading.Lock()
+
+
+def _verifying_context(cafile: str | None, capath: str | None, source: str) -> ssl.SSLContext:
+    """One verifying context per CA source for the whole process."""
+    key = (cafile, capath)
+    with _contexts_lock:
+        context = _contexts.get(key)
+        if context is not None:
+            return context
+        import ssl
+
+        started = time.perf_counter()
+        try:
+            if cafile or capath:
+                context = ssl.create_default_context(cafile=cafile, capath=capath)
+            else:
+                context = ssl.create_default_context()
+        except (OSError, ssl.SSLError) as exc:
+            raise NetworkError(f"Cannot load CA certificates from {cafile or capath}: {exc}",
+                               hint=f"check the file named by {source}") from None
+        trace("Built TLS context in %.1f ms", (time.perf_counter() - started) * 1000)
+        _contexts[key] = context
+        return context
+
+
+def _insecure_context() -> ssl.SSLContext:
+    """The process's one context that checks neither certificates nor host names."""
+    with _contexts_lock:
+        if not _insecure:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            _insecure.append(context)
+        return _insecure[0]
+
+
+def _silence_insecure_warnings() -> None:
+    """urllib3 warns on every unverified request; the user asked for it per host."""
+    import warnings
+
+    import urllib3
+
+    warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)

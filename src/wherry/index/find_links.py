@@ -41,7 +41,11 @@ def list_directory(directory: Path, index_url: str) -> list[DistFile]:
 
 def find_links_files(location: str, client: HttpClient) -> list[DistFile]:
     """All dist files a find-links location offers (every project)."""
-    scheme = urlsplit(location).scheme.lower()
+    try:
+        scheme = urlsplit(location).scheme.lower()
+    except ValueError:  # `http://[::1/x`: redact() would fail too, so drop any userinfo
+        raise IndexError_(f"Invalid find-links location {location.rsplit('@', 1)[-1]}",
+                          hint="use a directory, a file:// URL or an http(s) URL") from None
     if scheme in ("http", "https"):
         filename = filename_of_url(location)
         if is_dist_filename(filename):

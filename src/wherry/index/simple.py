@@ -175,7 +175,10 @@ def parse_json_page(body: bytes, page_url: str, index_url: str) -> list[DistFile
     for item in page.files:
         if not is_dist_filename(item.filename):
             continue
-        url, fragment_hashes = _split_fragment(join(item.url))
+        try:
+            url, fragment_hashes = _split_fragment(join(item.url))
+        except ValueError:  # not a URL (`http://[::1`): skipped, as on HTML pages
+            continue
         hashes = {k.lower(): v.lower() for k, v in item.hashes.items()} or fragment_hashes
         yanked = item.yanked
         files.append(DistFile(
@@ -183,7 +186,7 @@ def parse_json_page(body: bytes, page_url: str, index_url: str) -> list[DistFile
             url=url,
             index_url=index_url,
             hashes=hashes,
-            requires_python=item.requires_python or None,
+            requires_python=(item.requires_python or "").strip() or None,
             yanked="" if yanked is True else yanked,
             core_metadata=_core_metadata(item.core_metadata, item.dist_info_metadata,
                                          item.data_dist_info_metadata),
@@ -226,11 +229,20 @@ class _AnchorParser(HTMLParser):
 
 
 def parse_anchors(body: bytes, page_url: str) -> tuple[str, list[dict[str, str | None]]]:
-    """The base URL links resolve against, and the attributes of each `<a href>`."""
+    """The base URL links resolve against, and the attributes of each `<a href>`.
+
+    `html.parser` gives up on some broken markup (`<![` not followed by a name) with an
+    AssertionError, and a `<base href>` may not be a URL: both are `IndexError_`s.
+    """
     parser = _AnchorParser()
-    parser.feed(body.decode("utf-8", errors="replace"))
-    parser.close()
-    base = urljoin(page_url, parser.base) if parser.base else page_url
+    try:
+        parser.feed(body.decode("utf-8", errors="replace"))
+        parser.close()
+        base = urljoin(page_url, parser.base) if parser.base else page_url
+    except (AssertionError, ValueError) as exc:
+        detail = " ".join(str(exc).split())[:120]
+        raise IndexError_(f"Malformed HTML page at {redact(page_url)}: {detail}",
+                          hint="the page is not valid HTML") from None
     return base, parser.anchors
 
 
@@ -242,8 +254,11 @@ def parse_html_page(body: bytes, page_url: str, index_url: str) -> list[DistFile
     for attrs in anchors:
         href = attrs["href"]
         assert href is not None  # filtered by the parser
-        url, hashes = _split_fragment(join(href.strip()))
-        filename = filename_of_url(url)
+        try:
+            url, hashes = _split_fragment(join(href.strip()))
+            filename = filename_of_url(url)
+        except ValueError:  # not a URL (`http://[::1`): skipped, like any non-dist link
+            continue
         if not is_dist_filename(filename):
             continue
         if "data-core-metadata" in attrs:
@@ -265,7 +280,8 @@ def parse_html_page(body: bytes, page_url: str, index_url: str) -> list[DistFile
             requires_python=(attrs.get("data-requires-python") or "").strip() or None,
             yanked=yanked,
             core_metadata=core,
-            size=int(size_text) if size_text and size_text.isdigit() else None,
+            size=int(size_text) if size_text and size_text.isascii() and size_text.isdigit()
+            else None,
             upload_time=attrs.get("data-upload-time") or None,
         ))
     return files

@@ -9,8 +9,9 @@ order, each `DistFile` naming its index so the resolver can prefer the first.
 
 Each project is looked up once per process. Lookups are memoised and thread-safe: the
 thread that asks first fetches, in its own thread, and later askers wait for it, so a
-prefetch queued on the pool can never deadlock a caller. This class is also the seam for
-the simple-page cache (`_fetch_project_page`).
+prefetch queued on the pool can never deadlock a caller. Given a `cache`, project pages go
+through the simple-page cache (`page_cache.py`) under RFC 9111 and the run's `network`
+settings (`--refresh`, `--refresh-package`, `--offline`); see `_fetch_project_page`.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from wherry.errors import IndexError_, UsageError
-from wherry.http.client import HttpClient, redact
+from wherry.cache.layout import Cache
+from wherry.errors import IndexError_, NetworkError, UsageError
+from wherry.http.cache_policy import cached_get
+from wherry.http.client import HttpClient, Response, redact
 from wherry.index.find_links import find_links_files
 from wherry.index.models import DistFile
+from wherry.index.page_cache import PageCache, PageEntry
 from wherry.index.simple import ACCEPT, filename_matches, normalize_name, parse_page
 from wherry.output import log
+from wherry.settings import NetworkSettings
 
 STRATEGIES = ("first-index", "unsafe-first-match", "unsafe-best-match")
 
@@ -59,7 +64,8 @@ class IndexSources:
     """The indexes (`index_urls` in priority order) and find-links of one run."""
 
     def __init__(self, index_urls: Sequence[str], find_links: Sequence[str],
-                 client: HttpClient, *, strategy: str = "first-index") -> None:
+                 client: HttpClient, *, strategy: str = "first-index",
+                 cache: Cache | None = None, network: NetworkSettings | None = None) -> None:
         if strategy not in STRATEGIES:
             raise UsageError(f"Unknown index strategy {strategy!r}",
                              hint=f"choose one of {', '.join(STRATEGIES)}")
@@ -67,6 +73,8 @@ class IndexSources:
         self.find_links = list(find_links)
         self.client = client
         self.strategy = strategy
+        self.network = network if network is not None else NetworkSettings()
+        self.pages = PageCache(cache) if cache is not None else None
         self._lock = threading.Lock()
         self._lookups: dict[str, _Lookup] = {}
         self._find_links_lock = threading.Lock()
@@ -154,19 +162,70 @@ class IndexSources:
         return files
 
     def _fetch_project_page(self, index_url: str, name: str) -> list[DistFile] | None:
-        """The files on `name`'s page of one index; None when the index answers 404."""
+        """The files on `name`'s page of one index; None when the index answers 404.
+
+        `file://` indexes are read every time (as uv: reading is as cheap as the cache).
+        Other pages go through the page cache under RFC 9111 (`cached_get`): a fresh
+        entry answers without a request, a stale one is revalidated (304 keeps the stored
+        files), `--refresh`/`--refresh-package` force that revalidation, and `--offline`
+        answers from the cache whatever its age, or fails.
+        """
         url = project_url(index_url, name)
-        if url.startswith("file:"):
-            url += "index.html"
         started = time.perf_counter()
-        response = self.client.get(url, headers={"Accept": ACCEPT}, allow_status=(200, 404))
+        if url.startswith("file:"):
+            response = self.client.get(url + "index.html", headers={"Accept": ACCEPT},
+                                       allow_status=(200, 404))
+            return self._parse(response, index_url, name, started, "read")
+        stored = self.pages.load(index_url, name, url) if self.pages is not None else None
+        if self.network.offline:
+            if stored is None:
+                raise NetworkError(
+                    f"The project page of {name} on {redact(index_url)} is not in the cache "
+                    "and --offline was given",
+                    hint="run the command once without --offline to fill the cache")
+            self._found(stored.files, index_url, name, started, "cached, --offline")
+            return stored.files
+        if self.pages is None:
+            response = self.client.get(url, headers={"Accept": ACCEPT}, allow_status=(200, 404))
+            return self._parse(response, index_url, name, started, "fetched")
+        result = cached_get(self.client, url, headers={"Accept": ACCEPT},
+                            stored=stored.policy if stored is not None else None,
+                            refresh=self.network.refreshes(name), allow_status=(200, 404))
+        if result.fresh or result.not_modified:
+            assert stored is not None
+            if result.not_modified and result.policy is not None:
+                self.pages.store(index_url, name, PageEntry(result.policy, stored.files))
+            self._found(stored.files, index_url, name, started,
+                        "cached, fresh" if result.fresh else "cached, revalidated")
+            return stored.files
+        assert result.response is not None
+        files = self._parse(result.response, index_url, name, started,
+                            "refetched" if stored is not None else "fetched")
+        if result.policy is not None:
+            self.pages.store(index_url, name, PageEntry(result.policy, files))
+        elif stored is not None:
+            self.pages.remove(index_url, name)
+        return files
+
+    def _parse(self, response: Response, index_url: str, name: str, started: float,
+               how: str) -> list[DistFile] | None:
         if response.status == 404:
-            log.debug("No project page for %s on %s", name, redact(index_url))
+            self._found(None, index_url, name, started, how)
             return None
         files = parse_page(response.body, response.content_type, response.url, index_url)
-        log.debug("Found %d files for %s on %s in %.0f ms", len(files), name,
-                  redact(index_url), (time.perf_counter() - started) * 1000)
+        self._found(files, index_url, name, started, how)
         return files
+
+    @staticmethod
+    def _found(files: list[DistFile] | None, index_url: str, name: str, started: float,
+               how: str) -> None:
+        elapsed = (time.perf_counter() - started) * 1000
+        if files is None:
+            log.debug("No project page for %s on %s (%s, %.0f ms)", name, redact(index_url),
+                      how, elapsed)
+        else:
+            log.debug("Found %d files for %s on %s (%s, %.0f ms)", len(files), name,
+                      redact(index_url), how, elapsed)
 
     def _all_find_links(self) -> list[DistFile]:
         # Sequential on purpose: fanning out to the pool while holding the lock could

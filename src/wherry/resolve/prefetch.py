@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 
 from packaging.version import Version
 
@@ -33,7 +34,9 @@ class PackageData:
         python_version: Version,
         *,
         workers: int = 16,
+        exclude_newer: datetime | None = None,
     ) -> None:
+        self._exclude_newer = exclude_newer
         self._files_for = files_for
         self._fetch_metadata = fetch_metadata
         self._tags = tags
@@ -56,7 +59,9 @@ class PackageData:
 
     def _load_versions(self, name: str, then_metadata: bool) -> ProjectVersions:
         files = self._files_for(name)
-        project = build_versions(name, files, self._tags, self._python_version)
+        project = build_versions(
+            name, files, self._tags, self._python_version, exclude_newer=self._exclude_newer
+        )
         trace("Found %d usable versions of %s", len(project.candidates), name)
         if then_metadata:
             likely = next(

@@ -3,7 +3,8 @@
 nab-resolver renders the derivation ("because a 1.0 depends on b >=2 ..."); wherry adds
 hints from what it saw on the index: a project that does not exist at all, versions
 that exist but have no wheel for this platform (naming the tags it needed), versions
-excluded by Requires-Python, yanked versions, pre-releases that were not considered.
+excluded by Requires-Python, yanked versions, pre-releases that were not considered,
+versions hidden by `--exclude-newer`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 from packaging.version import Version
 
 from wherry.platform.tags import TargetTags
-from wherry.resolve.candidates import ProjectVersions
+from wherry.resolve.candidates import EXCLUDE_NEWER_REASON, ProjectVersions
 
 
 def hints_for(
@@ -26,6 +27,9 @@ def hints_for(
             hints.append(f"`{project.name}` was not found in {indexes}")
             continue
         newest_usable = max(project.candidates, default=None)
+        hidden = _newer(project, EXCLUDE_NEWER_REASON, newest_usable)
+        if hidden:
+            hints.append(_hidden_hint(project, hidden))
         no_wheel = _newer(project, "no wheel", newest_usable)
         needs_python = _newer(project, "requires Python", newest_usable)
         only_sdist = _newer(project, "source distribution", newest_usable)
@@ -56,6 +60,20 @@ def hints_for(
         if pre and len(pre) == len(project.candidates):
             hints.append(f"only pre-releases of `{project.name}` exist (newest: {max(pre)})")
     return hints
+
+
+def _hidden_hint(project: ProjectVersions, hidden: list[Version]) -> str:
+    """`pkg` 2.0 was uploaded after the --exclude-newer cutoff (...), and N newer versions."""
+    newest = max(hidden)
+    text = f"`{project.name}` {newest} {project.rejected[newest]}"
+    total = len(project.all_versions())
+    if len(project.hidden_by_exclude_newer()) == total:
+        if total > 1:
+            text += f"; all {total} versions of `{project.name}` are hidden by --exclude-newer"
+    elif len(hidden) > 1:
+        others = len(hidden) - 1
+        text += f" ({others} other newer version{'s' if others > 1 else ''} hidden too)"
+    return text
 
 
 def _newer(project: ProjectVersions, reason: str, than: Version | None) -> list[Version]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from nab_resolver.errors import ResolutionError as SolverError
 from nab_resolver.resolver import Resolver
@@ -22,7 +23,7 @@ from wherry.index.models import DistFile
 from wherry.output import log
 from wherry.platform.tags import TargetTags
 from wherry.requirements.parse import SourcedRequirement
-from wherry.resolve.candidates import Candidate
+from wherry.resolve.candidates import Candidate, format_cutoff
 from wherry.resolve.prefetch import PackageData
 from wherry.resolve.provider import (
     PYTHON,
@@ -59,8 +60,13 @@ def resolve(
     constraints: Sequence[SourcedRequirement] = (),
     no_deps: bool = False,
     indexes_description: str = "the package index",
+    exclude_newer: datetime | None = None,
 ) -> Resolution:
-    """Resolve `requirements` for one target; raise `ResolutionError` with hints on failure."""
+    """Resolve `requirements` for one target; raise `ResolutionError` with hints on failure.
+
+    `exclude_newer` (from `candidates.parse_exclude_newer`) hides files uploaded at or
+    after that instant, as if the index had been read then.
+    """
     environment = {**markers, "extra": ""}
     roots: list[RootRequirement[str, Version]] = []
     config = ProviderConfig(
@@ -91,7 +97,12 @@ def resolve(
         new = PubGrubRange.from_specifier(requirement.specifier)
         previous = constraint_ranges.get(name)
         constraint_ranges[name] = new if previous is None else previous & new
-    data = PackageData(files_for, fetch_metadata, tags, python_version)
+    data = PackageData(
+        files_for, fetch_metadata, tags, python_version, exclude_newer=exclude_newer
+    )
+    if exclude_newer is not None:
+        log.debug("Hiding files uploaded at or after %s (--exclude-newer)",
+                  format_cutoff(exclude_newer))
     provider = WherryProvider(
         config,
         versions_of=data.versions,

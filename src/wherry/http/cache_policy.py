@@ -1,0 +1,256 @@
+"""RFC 9111 private-cache decisions for one cached GET, driven by hishel 2.0's sans-IO core.
+
+hishel's public state classes (`IdleClient` → `FromCache` / `NeedRevalidation` /
+`CacheMiss` → `StoreAndUse` / `CouldNotBeStored` / `NeedToBeUpdated` / `InvalidateEntries`)
+decide freshness, `no-cache`, `no-store`, `Vary`, conditional requests and 304 handling. We
+run their loop ourselves (its own loop lives in a private module and wants a body-storing
+storage), send the requests with wherry's `HttpClient`, and store only a small
+`CachePolicy` beside whatever *processed* payload the caller keeps (a parsed simple page,
+not its body), as uv does (reference/uv.md section 3).
+
+What hishel cannot express is written here by hand, each in `CachePolicy.entry`:
+
+* **Heuristic freshness.** hishel gives a response with only `Last-Modified` 10 % of its
+  age (up to a week); uv uses a fixed 10 minutes (the 10 % rule caused uv#5351), and we
+  follow uv. hishel has no option for this, so the view of the stored response handed to
+  it carries an explicit `max-age=600` when the response has neither `max-age` nor
+  `Expires` but has `Last-Modified`. A response with no freshness information and no
+  validators gets nothing, so hishel finds it stale and it is fetched again every time.
+* **Age.** hishel's age is `now - Date`: it ignores the `Age` header, the request delay and
+  a server clock ahead of ours, and a response without `Date` would stay fresh forever.
+  RFC 9111 section 4.2.3 says age is `corrected_initial_age + resident_time`; we compute
+  that from the stored request/response times and hand hishel a `Date` (and an `Expires`
+  moved by the same amount, so `Expires - Date` is unchanged) that makes its arithmetic
+  give exactly that age. A response without a usable `Date` is given the time it arrived
+  (RFC 9110 section 6.6.1 allows this).
+* **Offline.** `--offline` is handled by the caller without hishel: uv's `AllowStale`
+  serves any stored entry, even one marked `must-revalidate`, because the user asked for
+  no network at all (hishel's `allow_stale` would refuse those).
+
+Only what the decisions need is stored: the status, the response headers (minus
+hop-by-hop ones, which hishel strips), the request headers named by `Vary`, and when the
+request was sent and the response arrived. hishel is imported on first use (about 7 ms
+on top of what resolving imports anyway), never on the no-op path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_tz
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+
+from wherry.http.urls import redact_url
+from wherry.output import trace
+
+if TYPE_CHECKING:
+    import hishel
+
+    from wherry.http.client import HttpClient, Response
+
+#: uv's fixed heuristic lifetime for a response with only `Last-Modified` (seconds).
+HEURISTIC_LIFETIME = 600
+#: `Cache-Control` sent on the request for `--refresh` / `--refresh-package`.
+REFRESH = "no-cache"
+#: Response headers `CachePolicy.entry` rewrites for hishel; never stored as rewritten.
+_ADJUSTED = ("date", "expires", "cache-control", "age")
+
+
+class CachePolicy(msgspec.Struct, omit_defaults=True):
+    """What a stored response said about its own reuse; a self-describing msgpack map.
+
+    `response_headers` has lower-cased names; `request_headers` holds the request values
+    of the headers the response's `Vary` names. Times are seconds since the epoch.
+    Unknown keys are ignored on decode, so later wherry versions may add fields.
+    """
+
+    url: str
+    status: int
+    response_headers: dict[str, str]
+    request_headers: dict[str, str] = {}
+    request_time: float = 0.0
+    response_time: float = 0.0
+
+    @classmethod
+    def from_response(cls, url: str, status: int, response_headers: Mapping[str, str],
+                      request_headers: Mapping[str, str], request_time: float,
+                      response_time: float) -> CachePolicy:
+        headers = {key.lower(): value for key, value in response_headers.items()}
+        if _parse_date(headers.get("date")) is None:
+            headers["date"] = formatdate(response_time, usegmt=True)
+        sent = {key.lower(): value for key, value in request_headers.items()}
+        varied = {}
+        for name in headers.get("vary", "").split(","):
+            name = name.strip().lower()
+            if name and name != "*" and name in sent:
+                varied[name] = sent[name]
+        return cls(url, status, headers, varied, request_time, response_time)
+
+    def age(self, now: float) -> float:
+        """RFC 9111 section 4.2.3: corrected initial age plus resident time."""
+        date = _parse_date(self.response_headers.get("date"))
+        if date is None:
+            date = self.response_time
+        apparent_age = max(0.0, self.response_time - date)
+        age_value = _parse_seconds(self.response_headers.get("age")) or 0
+        response_delay = max(0.0, self.response_time - self.request_time)
+        corrected_initial_age = max(apparent_age, age_value + response_delay)
+        return corrected_initial_age + max(0.0, now - self.response_time)
+
+    def has_validators(self) -> bool:
+        return "etag" in self.response_headers or "last-modified" in self.response_headers
+
+    def entry(self, now: float) -> hishel.Entry:
+        """The stored response as hishel sees it (see the module docstring for why it is
+        adjusted): `Date`/`Expires` shifted so hishel's `time.time() - Date` is our age at
+        `now`, and uv's 10-minute heuristic made explicit.
+        """
+        import uuid
+
+        import hishel
+
+        headers = dict(self.response_headers)
+        date = _parse_date(headers.get("date"))
+        shown_date = time.time() - self.age(now)
+        if date is not None and "expires" in headers:
+            expires = _parse_date(headers["expires"])
+            if expires is not None:
+                headers["expires"] = formatdate(shown_date + (expires - date), usegmt=True)
+        headers["date"] = formatdate(shown_date, usegmt=True)
+        control = headers.get("cache-control", "")
+        if ("max-age" not in control and "expires" not in headers
+                and "last-modified" in headers):
+            control = f"{control}, max-age={HEURISTIC_LIFETIME}" if control else (
+                f"max-age={HEURISTIC_LIFETIME}")
+            headers["cache-control"] = control
+        request = hishel.Request("GET", self.url, hishel.Headers(self.request_headers))
+        response = hishel.Response(self.status, hishel.Headers(headers))
+        return hishel.Entry(uuid.UUID(int=0), request, response)
+
+
+@dataclass
+class CachedGet:
+    """The outcome of `cached_get`.
+
+    * `fresh`: the stored entry answers without any request; the caller uses its payload.
+    * `not_modified`: the server answered 304; the caller uses its stored payload and
+      stores `policy` (freshened) beside it.
+    * otherwise `response` is new: the caller processes it and stores the result with
+      `policy`, or, when `policy` is None (`no-store`, not storable), removes any stored
+      entry.
+    """
+
+    response: Response | None
+    policy: CachePolicy | None
+    fresh: bool = False
+    not_modified: bool = False
+    revalidated: bool = False
+
+
+def cached_get(client: HttpClient, url: str, *, headers: Mapping[str, str],
+               stored: CachePolicy | None, refresh: bool = False,
+               allow_status: Collection[int] = (200,),
+               clock: Callable[[], float] = time.time) -> CachedGet:
+    """GET `url` through the RFC 9111 rules, given the policy of the stored entry (if any).
+
+    `refresh` adds `Cache-Control: no-cache` to the request, so a stored entry is always
+    revalidated (a conditional request when it has validators), never deleted.
+    """
+    import hishel
+
+    options = hishel.CacheOptions(shared=False, supported_methods=["GET"], allow_stale=False)
+    sent_headers = dict(headers)
+    if refresh:
+        sent_headers["Cache-Control"] = REFRESH
+    bare = strip_userinfo(url)  # the key, and what is stored: never credentials
+    request = hishel.Request("GET", bare, hishel.Headers(sent_headers))
+    entries = [stored.entry(clock())] if stored is not None and stored.url == bare else []
+    state: hishel.AnyState = hishel.IdleClient(options=options).next(request, entries)
+    response: Response | None = None
+    answer: dict[str, str] = {}
+    request_time = response_time = 0.0
+    revalidated = False
+    while True:
+        if isinstance(state, hishel.FromCache):
+            if response is None:
+                trace("Found fresh response for %s", redact_url(url))
+                return CachedGet(None, stored, fresh=True)
+            # Reached through NeedToBeUpdated: a 304 freshened the stored entry. hishel
+            # merged the 304's headers into our adjusted view; the fields we adjusted go
+            # back to what the servers really sent (the 304's value, else the stored one;
+            # `Date` and `Age` describe the 304 alone, since the times are the 304's now).
+            assert stored is not None
+            merged = dict(state.entry.response.headers)
+            for name in _ADJUSTED:
+                value = answer.get(name)
+                if value is None and name not in ("date", "age"):
+                    value = stored.response_headers.get(name)
+                if value is None:
+                    merged.pop(name, None)
+                else:
+                    merged[name] = value
+            policy = CachePolicy.from_response(
+                bare, stored.status, merged, sent_headers, request_time, response_time)
+            return CachedGet(None, policy, not_modified=True, revalidated=True)
+        if isinstance(state, (hishel.CacheMiss, hishel.NeedRevalidation)):
+            revalidated = isinstance(state, hishel.NeedRevalidation)
+            send = dict(state.request.headers)
+            conditional = any(k.lower() in ("if-none-match", "if-modified-since") for k in send)
+            allowed = (*allow_status, 304) if conditional else tuple(allow_status)
+            request_time = clock()
+            response = client.get(url, headers=send, allow_status=allowed)
+            response_time = clock()
+            answer = dict(response.headers)
+            if _parse_date(answer.get("date")) is None:
+                answer["date"] = formatdate(response_time, usegmt=True)
+            trace("%s %s: HTTP %d", "Revalidated" if revalidated else "Fetched",
+                  redact_url(url), response.status)
+            state = state.next(hishel.Response(response.status, hishel.Headers(answer)))
+        elif isinstance(state, (hishel.NeedToBeUpdated, hishel.InvalidateEntries)):
+            # What to store or delete is decided when the loop ends: one entry per key.
+            state = state.next()
+        elif isinstance(state, hishel.StoreAndUse):
+            assert response is not None
+            policy = CachePolicy.from_response(
+                bare, response.status, dict(state.response.headers), sent_headers,
+                request_time, response_time)
+            return CachedGet(response, policy, revalidated=revalidated)
+        elif isinstance(state, hishel.CouldNotBeStored):
+            assert response is not None
+            return CachedGet(response, None, revalidated=revalidated)
+        else:  # pragma: no cover - hishel grew a state
+            raise AssertionError(f"unexpected cache state {type(state).__name__}")
+
+
+def strip_userinfo(url: str) -> str:
+    """`https://user:pw@host/x` → `https://host/x`."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def _parse_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    import calendar
+
+    try:
+        parsed = parsedate_tz(value)
+        if parsed is None:
+            return None
+        return float(calendar.timegm(parsed[:6]) - (parsed[9] or 0))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _parse_seconds(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() else None
