@@ -9,10 +9,12 @@ other packages. The solver then usually finds the answer already there.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 
 from packaging.version import Version
 
@@ -45,31 +47,42 @@ class PackageData:
         self._lock = threading.Lock()
         self._versions: dict[str, Future[ProjectVersions]] = {}
         self._metadata: dict[str, Future[CoreMetadata]] = {}
+        self._likely: set[tuple[str, Container[Version] | None]] = set()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _versions_future(self, name: str, *, then_metadata: bool) -> Future[ProjectVersions]:
+    def _versions_future(self, name: str) -> Future[ProjectVersions]:
         with self._lock:
             future = self._versions.get(name)
             if future is None:
-                future = self._pool.submit(self._load_versions, name, then_metadata)
+                future = self._pool.submit(self._load_versions, name)
                 self._versions[name] = future
         return future
 
-    def _load_versions(self, name: str, then_metadata: bool) -> ProjectVersions:
+    def _load_versions(self, name: str) -> ProjectVersions:
         files = self._files_for(name)
         project = build_versions(
             name, files, self._tags, self._python_version, exclude_newer=self._exclude_newer
         )
         trace("Found %d usable versions of %s", len(project.candidates), name)
-        if then_metadata:
-            likely = next(
-                (c for c in project.ordered() if not c.version.is_prerelease), None
-            )
-            if likely is not None:
-                self._metadata_future(likely)
         return project
+
+    def _fetch_likely(
+        self, allowed: Container[Version] | None, future: Future[ProjectVersions]
+    ) -> None:
+        """Once a page is in, fetch the metadata of the candidate the solver will most
+        likely pick: the newest stable version the requirement allows. Runs as a done
+        callback, so no pool thread ever blocks waiting for another."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        for candidate in future.result().ordered():
+            if not candidate.version.is_prerelease and (
+                allowed is None or candidate.version in allowed
+            ):
+                with contextlib.suppress(RuntimeError):  # the pool is shut down: done
+                    self._metadata_future(candidate)
+                return
 
     def _metadata_future(self, candidate: Candidate) -> Future[CoreMetadata]:
         key = candidate.wheel.url
@@ -83,13 +96,21 @@ class PackageData:
     def _load_metadata(self, file: DistFile) -> CoreMetadata:
         return parse_core_metadata(self._fetch_metadata(file))
 
-    def prefetch(self, names: Iterable[str]) -> None:
-        """Start fetching these projects' pages and their likely candidates' metadata."""
-        for name in names:
-            self._versions_future(name, then_metadata=True)
+    def prefetch(self, wanted: Iterable[tuple[str, Container[Version] | None]]) -> None:
+        """Start fetching projects' pages and their likely candidates' metadata.
+
+        Each item names a project and the versions its requirement allows (None: any),
+        so a pinned `foo==1.2` prefetches the metadata of 1.2, not of the newest `foo`.
+        """
+        for name, allowed in wanted:
+            with self._lock:
+                if (name, allowed) in self._likely:
+                    continue
+                self._likely.add((name, allowed))
+            self._versions_future(name).add_done_callback(partial(self._fetch_likely, allowed))
 
     def versions(self, name: str) -> ProjectVersions:
-        return self._versions_future(name, then_metadata=False).result()
+        return self._versions_future(name).result()
 
     def metadata(self, candidate: Candidate) -> CoreMetadata:
         return self._metadata_future(candidate).result()

@@ -69,7 +69,7 @@ class WherryProvider(BaseProvider[str, Version]):
         config: ProviderConfig,
         versions_of: Callable[[str], ProjectVersions],
         metadata_of: Callable[[Candidate], CoreMetadata],
-        on_new_packages: Callable[[list[str]], None] = lambda names: None,
+        on_new_packages: Callable[[list[tuple[str, PubGrubRange]]], None] = lambda new: None,
     ) -> None:
         self.config = config
         self.versions_of = versions_of
@@ -132,7 +132,11 @@ class WherryProvider(BaseProvider[str, Version]):
         else:
             result = self._compute_dependencies(package, version)
         self._dependencies[key] = result
-        new = [split_extra(p)[0] for p in result if p != PYTHON and p not in self.order]
+        new = [
+            (split_extra(p)[0], allowed)
+            for p, allowed in result.items()
+            if p != PYTHON and p not in self.order
+        ]
         for dependency in result:
             self.order.setdefault(dependency, len(self.order))
         if new:

@@ -69,6 +69,7 @@ def resolve(
     """
     environment = {**markers, "extra": ""}
     roots: list[RootRequirement[str, Version]] = []
+    wanted: list[tuple[str, PubGrubRange]] = []
     config = ProviderConfig(
         markers=markers, python_version=python_version, installed=dict(installed or {}),
         no_deps=no_deps,
@@ -82,6 +83,7 @@ def resolve(
         constraint = PubGrubRange.from_specifier(requirement.specifier)
         origin = f"{requirement} ({item.source})"
         roots.append(RootRequirement(name, constraint, origin))
+        wanted.append((name, constraint))
         for extra in sorted(requirement.extras):
             extra_package = f"{name}[{canonicalize_name(extra)}]"
             roots.append(RootRequirement(extra_package, constraint, origin))
@@ -109,7 +111,7 @@ def resolve(
         metadata_of=data.metadata,
         on_new_packages=data.prefetch,
     )
-    data.prefetch(split_extra(root.package)[0] for root in roots)
+    data.prefetch(wanted)
     for root in roots:
         provider.order.setdefault(root.package, len(provider.order))
     solver: Resolver[str, Version] = Resolver(
