@@ -277,3 +277,15 @@ def test_a_bad_cutoff_is_a_usage_error(
     assert "invalid --exclude-newer value `last tuesday`" in result.stderr
     assert "hint:" in result.stderr
     assert index.paths() == []  # rejected before touching the index
+
+
+def test_bad_value_is_refused_even_when_satisfied(
+    run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse, tmp_path: Path
+) -> None:
+    index = make_index([wheelhouse.wheel("plain", "1.0")])
+    venv = tmp_path / "venv"
+    assert run_wherry("venv", venv, "--python", sys.executable).ok
+    assert run_wherry("pip", "install", "plain", "--python", venv, "--index-url", index.url).ok
+    result = run_wherry("pip", "install", "plain", "--python", venv, "--index-url", index.url,
+                        "--exclude-newer", "yesterday-ish")
+    assert result.returncode == 2 and "--exclude-newer" in result.stderr, result

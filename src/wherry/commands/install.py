@@ -104,6 +104,11 @@ def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Cha
         break_system_packages=options.break_system_packages,
     )
     log.debug("Using Python %s environment at: %s", env.full_version, env.prefix)
+    if options.network.exclude_newer is not None:
+        # Checked before the no-op answer, so a bad value is an error on every path.
+        from wherry.resolve.candidates import parse_exclude_newer
+
+        parse_exclude_newer(options.network.exclude_newer)
     from wherry.commands import noop
 
     audited = noop.check(options, env, cache)
