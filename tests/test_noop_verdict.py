@@ -77,3 +77,17 @@ def test_extra_index_is_searched_first(
                       "--extra-index-url", extra.url, "--index-strategy", "unsafe-best-match")
     assert best.ok, best
     assert " + shared==2.0" in best.stderr
+
+
+def test_unsafe_first_match_prefers_the_first_index(
+    run_wherry: RunWherry, venv: Path, make_index: MakeIndex, wheelhouse: Wheelhouse,
+) -> None:
+    main = make_index([wheelhouse.wheel("shared", "2.0")])
+    extra = make_index([wheelhouse.wheel("shared", "1.0")])
+    common = ["--python", str(venv), "--index-url", main.url, "--extra-index-url", extra.url,
+              "--index-strategy", "unsafe-first-match", "--dry-run"]
+    first = run_wherry("pip", "install", "shared", *common)
+    assert first.ok and " + shared==1.0" in first.stderr, first
+    # Only when the first index has nothing acceptable does the next one count.
+    fallback = run_wherry("pip", "install", "shared>=2", *common)
+    assert fallback.ok and " + shared==2.0" in fallback.stderr, fallback

@@ -82,6 +82,7 @@ def resolve_for(
             no_deps=options.no_deps,
             indexes_description=_describe_indexes(settings),
             exclude_newer=cutoff,
+            first_match=settings.strategy == "unsafe-first-match",
         )
     except BaseException:
         client.close()

@@ -44,10 +44,16 @@ class ProjectVersions:
     yanked: dict[Version, Candidate] = field(default_factory=dict)
     rejected: dict[Version, str] = field(default_factory=dict)
     seen_tags: set[str] = field(default_factory=set)
+    # Under `unsafe-first-match`, the position of the index each version came from.
+    index_position: dict[Version, int] = field(default_factory=dict)
 
     def ordered(self) -> list[Candidate]:
-        """Usable candidates, newest first."""
-        return [self.candidates[v] for v in sorted(self.candidates, reverse=True)]
+        """Usable candidates in the order to try them: newest first, or, under
+        `unsafe-first-match`, every version of the first index before the next index's."""
+        versions = sorted(self.candidates, reverse=True)
+        if self.index_position:
+            versions.sort(key=lambda v: self.index_position.get(v, 0))
+        return [self.candidates[v] for v in versions]
 
     def all_versions(self) -> list[Version]:
         return sorted({*self.candidates, *self.yanked, *self.rejected}, reverse=True)
@@ -227,6 +233,10 @@ def _canonical(name: str) -> str:
     return _NAME_SEPARATORS.sub("-", name).lower()
 
 
+# Tag ranks stay below this, so rank + position * stride orders by index first.
+_INDEX_RANK_STRIDE = 1 << 30
+
+
 def build_versions(
     name: str,
     files: list[DistFile],
@@ -234,8 +244,13 @@ def build_versions(
     python_version: Version,
     *,
     exclude_newer: datetime | None = None,
+    first_match: bool = False,
 ) -> ProjectVersions:
     """Group `files` by version and keep, per version, the best-ranked compatible wheel.
+
+    With `first_match` (uv's `unsafe-first-match`), a version's file comes from the
+    earliest index offering it (files arrive in index priority order), and `ordered()`
+    tries the first index's versions before any other's.
 
     Big projects list thousands of files, so this works on filename strings: a version
     string is parsed once however many files carry it, and a wheel's tags are ranked
@@ -260,6 +275,7 @@ def build_versions(
                 versions[text] = None
         return versions[text]
 
+    positions: dict[str, int] = {}
     for file in files:
         filename = file.filename
         if file.is_wheel:
@@ -295,12 +311,17 @@ def build_versions(
                 project.seen_tags.add("-".join(triple))
             reasons[version] = "has no wheel compatible with this platform"
             continue
+        if first_match:
+            position = positions.setdefault(file.index_url, len(positions))
+            rank += position * _INDEX_RANK_STRIDE
         current = best.get(version)
         if current is None or rank < current[0] or (
             rank == current[0] and current[1].is_yanked and not file.is_yanked
         ):
             best[version] = (rank, file)
     for version, (_rank, file) in best.items():
+        if first_match:
+            project.index_position[version] = positions[file.index_url]
         candidate = Candidate(name, version, file, file.is_yanked)
         (project.yanked if file.is_yanked else project.candidates)[version] = candidate
     for version, reason in reasons.items():

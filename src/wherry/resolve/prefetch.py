@@ -37,7 +37,9 @@ class PackageData:
         *,
         workers: int = 16,
         exclude_newer: datetime | None = None,
+        first_match: bool = False,
     ) -> None:
+        self._first_match = first_match
         self._exclude_newer = exclude_newer
         self._files_for = files_for
         self._fetch_metadata = fetch_metadata
@@ -63,7 +65,8 @@ class PackageData:
     def _load_versions(self, name: str) -> ProjectVersions:
         files = self._files_for(name)
         project = build_versions(
-            name, files, self._tags, self._python_version, exclude_newer=self._exclude_newer
+            name, files, self._tags, self._python_version, exclude_newer=self._exclude_newer,
+            first_match=self._first_match,
         )
         trace("Found %d usable versions of %s", len(project.candidates), name)
         return project

@@ -61,6 +61,7 @@ def resolve(
     no_deps: bool = False,
     indexes_description: str = "the package index",
     exclude_newer: datetime | None = None,
+    first_match: bool = False,
 ) -> Resolution:
     """Resolve `requirements` for one target; raise `ResolutionError` with hints on failure.
 
@@ -100,7 +101,8 @@ def resolve(
         previous = constraint_ranges.get(name)
         constraint_ranges[name] = new if previous is None else previous & new
     data = PackageData(
-        files_for, fetch_metadata, tags, python_version, exclude_newer=exclude_newer
+        files_for, fetch_metadata, tags, python_version, exclude_newer=exclude_newer,
+        first_match=first_match,
     )
     if exclude_newer is not None:
         log.debug("Hiding files uploaded at or after %s (--exclude-newer)",
