@@ -23,7 +23,6 @@ RFC 9111 cache layer (hishel's sans-IO core) will wrap requests.
 
 from __future__ import annotations
 
-import base64
 import concurrent.futures
 import contextlib
 import hashlib
@@ -40,7 +39,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from wherry import __version__
 from wherry.errors import HashMismatch, IndexError_, NetworkError, UsageError
-from wherry.http.auth import Authenticator
+from wherry.http.auth import Authenticator, split_userinfo
 from wherry.http.urls import redact_url
 from wherry.output import log, trace
 
@@ -124,18 +123,6 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     scheme = parts.scheme.lower()
     port = parts.port or {"http": 80, "https": 443}.get(scheme)
     return scheme, (parts.hostname or "").lower(), port
-
-
-def _split_credentials(url: str) -> tuple[str, str | None]:
-    """The URL without userinfo, and the Basic `Authorization` value it carried (if any)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url, None
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
-    bare = urlunsplit((parts.scheme, hostport, parts.path, parts.query, ""))
-    return bare, f"Basic {token}"
 
 
 def _userinfo(url: str) -> str:
@@ -279,8 +266,10 @@ class HttpClient:
             options["ssl_context"] = self._ssl_context()
         if proxy is None:
             return urllib3.PoolManager(**options)
-        proxy_url, proxy_auth = _split_credentials(proxy)
-        proxy_headers = {"Proxy-Authorization": proxy_auth} if proxy_auth else None
+        proxy_url, proxy_credentials = split_userinfo(proxy)
+        proxy_headers = (
+            {"Proxy-Authorization": proxy_credentials.header()} if proxy_credentials else None
+        )
         if proxy_url.startswith("https:"):
             options["proxy_ssl_context"] = self._ssl_context()
         log.debug("Using proxy %s", redact(proxy))
@@ -379,12 +368,6 @@ class HttpClient:
         return [future.result() for future in futures]
 
     # -- requests ------------------------------------------------------------------------
-
-    def _auth_headers(self, url: str) -> tuple[str, dict[str, str]]:
-        """The URL to send (userinfo removed) and the credentials headers for it: the
-        URL's own, else those the run learned for its realm (`wherry.http.auth`)."""
-        bare, credentials = self.auth.prepare(url)
-        return bare, ({"Authorization": credentials.header()} if credentials else {})
 
     def _send(self, method: str, url: str, headers: dict[str, str],
               ) -> urllib3.BaseHTTPResponse:
