@@ -18,19 +18,24 @@ private XDG directories, so machine-wide settings (extra indexes, find-links) ne
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import glob
 import json
 import os
 import platform
 import re
+import selectors
 import shutil
+import socket
+import socketserver
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -96,6 +101,11 @@ class Result:
     linked_fraction: float | None = None
     resolve_check: str = ""
     command: list[str] = field(default_factory=list)
+    # The untimed byte-count run (resolve operations): what crossed the counting proxy.
+    bytes_down: int | None = None  # upstream to the tool
+    bytes_up: int | None = None  # the tool to upstream
+    connections: int | None = None  # CONNECT tunnels opened
+    bytes_error: str = ""
 
     @property
     def median(self) -> float | None:
@@ -165,12 +175,16 @@ class Runner:
         self.cwd.mkdir(parents=True, exist_ok=True)
         self.timeout = timeout
 
-    def run(self, cmd: Sequence[str | Path], timeout: float | None = None) -> Outcome:
+    def run(
+        self, cmd: Sequence[str | Path], timeout: float | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> Outcome:
         argv = [str(part) for part in cmd]
+        env = {**self.env, **extra_env} if extra_env else self.env
         start = time.perf_counter()
         try:
             proc = subprocess.run(
-                argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
+                argv, env=env, cwd=self.cwd, stdin=subprocess.DEVNULL,
                 capture_output=True, text=True, errors="replace",
                 timeout=timeout or self.timeout,
             )
@@ -187,6 +201,158 @@ class Runner:
         if outcome.returncode != 0:
             raise CommandFailed(f"{what}: {first_error_line(outcome.stdout, outcome.stderr)}")
         return outcome
+
+
+# --------------------------------------------------------------------------- counting proxy
+
+MAX_REQUEST_HEAD = 64 * 1024
+RELAY_CHUNK = 256 * 1024
+
+
+class CountingProxy:
+    """An HTTP CONNECT proxy on 127.0.0.1 that counts the bytes it relays.
+
+    Only `CONNECT host:443` is accepted (anything else gets 405 or 403); the proxy opens a
+    direct TCP connection to host:443 and relays both ways without looking inside the TLS
+    stream, so the counts are bytes on the wire (TLS records, compressed bodies as sent).
+    One thread per tunnel; `bytes_down` counts upstream to client, `bytes_up` the reverse.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.bytes_down = self.bytes_up = self.connections = self.active = 0
+        self.refused: list[str] = []
+        self.hosts: set[str] = set()  # every CONNECT target, so that output can redact them
+        proxy = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                proxy.tunnel(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+            request_queue_size = 128
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port: int = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """Environment for a tool run through the proxy (and nothing bypassing it)."""
+        return {"HTTPS_PROXY": self.url, "https_proxy": self.url,
+                "NO_PROXY": "", "no_proxy": ""}
+
+    def reset(self) -> None:
+        with self.lock:
+            self.bytes_down = self.bytes_up = self.connections = 0
+            self.refused.clear()
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every tunnel has closed (the tool has exited; its sockets are gone)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.active == 0:
+                    return
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def tunnel(self, client: socket.socket) -> None:
+        head = b""
+        client.settimeout(30)
+        try:
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(4096)
+                if not chunk or len(head) > MAX_REQUEST_HEAD:
+                    return
+                head += chunk
+        except OSError:
+            return
+        head, _, rest = head.partition(b"\r\n\r\n")
+        request = head.split(b"\r\n", 1)[0].decode("latin-1").split()
+        if len(request) != 3 or request[0] != "CONNECT":
+            self.refuse(client, "405 Method Not Allowed", " ".join(request[:1]) or "empty")
+            return
+        host, _, port = request[1].rpartition(":")
+        host = host.strip("[]")
+        if port != "443" or not host:
+            self.refuse(client, "403 Forbidden", f"CONNECT to port {port or '?'}")
+            return
+        with self.lock:
+            self.hosts.add(host)
+        try:
+            upstream = socket.create_connection((host, 443), timeout=30)
+        except OSError as exc:
+            self.refuse(client, "502 Bad Gateway", f"cannot connect upstream: {exc}")
+            return
+        with self.lock:
+            self.connections += 1
+            self.active += 1
+        try:
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            if rest:
+                upstream.sendall(rest)
+                self.count(up=len(rest))
+            self.relay(client, upstream)
+        except OSError:
+            pass
+        finally:
+            upstream.close()
+            with self.lock:
+                self.active -= 1
+
+    def relay(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Copy both ways until either side closes (then the tunnel is done)."""
+        client.settimeout(None)
+        upstream.settimeout(None)
+        with selectors.DefaultSelector() as sel:
+            sel.register(client, selectors.EVENT_READ, upstream)
+            sel.register(upstream, selectors.EVENT_READ, client)
+            while True:
+                for key, _ in sel.select(timeout=300):
+                    source = key.fileobj
+                    assert isinstance(source, socket.socket)
+                    target: socket.socket = key.data
+                    data = source.recv(RELAY_CHUNK)
+                    if not data:
+                        return
+                    target.sendall(data)
+                    if source is upstream:
+                        self.count(down=len(data))
+                    else:
+                        self.count(up=len(data))
+
+    def count(self, down: int = 0, up: int = 0) -> None:
+        with self.lock:
+            self.bytes_down += down
+            self.bytes_up += up
+
+    def refuse(self, client: socket.socket, status: str, why: str) -> None:
+        with self.lock:
+            self.refused.append(why)
+        with contextlib.suppress(OSError):
+            client.sendall(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n".encode())
+
+
+def direct_connect_check(url: str) -> str:
+    """'' if this machine opens a TCP connection to the index host's port 443, else why not."""
+    host = urllib.parse.urlsplit(url).hostname
+    if not host:
+        return "the index URL has no host"
+    try:
+        socket.create_connection((host, 443), timeout=15).close()
+    except OSError as exc:
+        return f"no direct TCP connection to the index host on 443 ({exc})"
+    return ""
 
 
 # --------------------------------------------------------------------------- interpreters
@@ -525,6 +691,8 @@ class Bench:
         self.results: list[Result] = []
         self.warm: set[tuple[str, str]] = set()  # (tool, scenario) with a warmed cache
         self.noop_ready: set[tuple[str, str]] = set()
+        self.proxy: CountingProxy | None = None
+        self.proxy_error: str | None = None  # None: not tried yet
 
     # paths
     def cache(self, tool: str, scenario: str) -> Path:
@@ -678,12 +846,66 @@ class Bench:
                 log(f"{label} run {run + 1}/{runs}: {outcome.seconds:.3f}s")
             self.save()
 
+    def count_bytes(self, cells: list[Cell]) -> None:
+        """One extra, untimed run of each cell through the counting proxy: bytes per run.
+
+        Timed runs never go through the proxy, so its relaying never enters the times.
+        """
+        if self.proxy_error is None:
+            self.proxy_error = direct_connect_check(self.tools.index_url)
+            if self.proxy_error:
+                log(f"byte counting unavailable: {self.redact(self.proxy_error)}")
+            else:
+                self.proxy = CountingProxy()
+                log(f"byte counting: CONNECT proxy on 127.0.0.1:{self.proxy.port}, "
+                    "direct TCP to the index host on 443 works")
+        for cell in cells:
+            res = cell.result
+            if res.status != "ok":
+                continue
+            if self.proxy is None:
+                res.bytes_error = self.redact(self.proxy_error)
+                continue
+            label = f"{res.scenario:>6} {res.operation:<12} {res.tool:<6}"
+            try:
+                cell.prepare()
+                self.proxy.reset()
+                outcome = self.runner.run(cell.command, extra_env=self.proxy.env())
+                self.proxy.settle()
+                if outcome.returncode != 0:
+                    raise CommandFailed(first_error_line(outcome.stdout, outcome.stderr))
+            except (CommandFailed, OSError) as exc:
+                res.bytes_error = self.redact(f"byte-count run failed: {exc}")
+                log(f"{label} bytes FAILED: {res.bytes_error}")
+                continue
+            with self.proxy.lock:
+                res.bytes_down, res.bytes_up = self.proxy.bytes_down, self.proxy.bytes_up
+                res.connections = self.proxy.connections
+                refused = list(self.proxy.refused)
+            if refused:
+                res.bytes_error = self.redact(
+                    f"the proxy refused {len(refused)} request(s): {refused[0]}")
+            log(f"{label} bytes: {fmt_bytes(res.bytes_down)} down, "
+                f"{fmt_bytes(res.bytes_up)} up, {res.connections} connections "
+                f"({outcome.seconds:.3f}s through the proxy, untimed)")
+        self.save()
+
+    def close(self) -> None:
+        if self.proxy is not None:
+            self.proxy.close()
+
     def redact(self, text: str) -> str:
         """Keep the index's address out of everything the harness writes or prints."""
         url = self.tools.index_url
         host = urllib.parse.urlsplit(url).netloc
         text = text.replace(url.rstrip("/"), "<index-url>")
-        return text.replace(host, "<index-host>") if host else text
+        text = text.replace(host, "<index-host>") if host else text
+        if self.proxy is not None:  # the file hosts the tools reached through the proxy
+            with self.proxy.lock:
+                hosts = sorted(self.proxy.hosts, key=len, reverse=True)
+            for other in hosts:
+                text = text.replace(other, "<host>")
+        return text
 
     def wherry_ok(self) -> bool:
         return not self.tools.versions.get("wherry", "").startswith("not runnable")
@@ -767,6 +989,26 @@ def fmt_ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x"
 
 
+def fmt_bytes(value: int | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1e6:.1f} MB" if value >= 1e5 else f"{value / 1e3:.0f} kB"
+
+
+def bytes_text(result: Result | None) -> str:
+    if result is None:
+        return "-"
+    if result.bytes_down is None:
+        return "FAILED" if result.bytes_error else "-"
+    return fmt_bytes(result.bytes_down)
+
+
+def bytes_ratio(a: Result | None, b: Result | None) -> str:
+    if a is None or b is None or a.bytes_down is None or not b.bytes_down:
+        return "-"
+    return f"{a.bytes_down / b.bytes_down:.2f}x"
+
+
 def cell_text(result: Result | None) -> str:
     if result is None:
         return "-"
@@ -823,21 +1065,61 @@ def render_tables(bench: Bench, markdown: bool) -> str:
                                  ".py files are hard links into the cache")
         lines.append(f"### {title}" if markdown else f"== {title}")
         lines.append("")
-        if markdown:
-            lines.append("| " + " | ".join(header) + " |")
-            lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
-            lines += ["| " + " | ".join(row) + " |" for row in rows]
-        else:
-            widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-            for row in [header, *rows]:
-                cells = [row[0].ljust(widths[0])]
-                cells += [row[i].rjust(widths[i]) for i in range(1, len(row))]
-                lines.append("  ".join(cells).rstrip())
+        lines += render_table(header, rows, markdown)
         if notes:
             lines.append("")
             lines += [f"- {note}" if markdown else f"  * {note}" for note in notes]
         lines.append("")
+        lines += render_bytes(bench, group, ops, markdown)
     return "\n".join(lines)
+
+
+def render_table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
+    if markdown:
+        return ["| " + " | ".join(header) + " |",
+                "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+                *["| " + " | ".join(row) + " |" for row in rows]]
+    lines = []
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = [row[0].ljust(widths[0])]
+        cells += [row[i].rjust(widths[i]) for i in range(1, len(row))]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def render_bytes(bench: Bench, group: str, ops: list[str], markdown: bool) -> list[str]:
+    """Bytes downloaded per resolution (the untimed runs through the counting proxy)."""
+    by_key = {(r.scenario, r.operation, r.tool): r for r in bench.results}
+    counted = [op for op in ops if any(
+        r.scenario == group and r.operation == op
+        and (r.bytes_down is not None or r.bytes_error) for r in bench.results)]
+    if not counted:
+        return []
+    header = ["bytes downloaded", "wherry", "uv", "pip", "wherry/uv", "wherry/pip"]
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    for op in counted:
+        res = {tool: by_key.get((group, op, tool)) for tool in TOOLS}
+        rows.append([OP_TITLES[op], bytes_text(res["wherry"]), bytes_text(res["uv"]),
+                     bytes_text(res["pip"]), bytes_ratio(res["wherry"], res["uv"]),
+                     bytes_ratio(res["wherry"], res["pip"])])
+        for tool, r in res.items():
+            if r is None:
+                continue
+            if r.bytes_error:
+                notes.append(f"{tool} {OP_TITLES[op]}: {r.bytes_error}")
+            if r.bytes_down is not None:
+                notes.append(f"{tool} {OP_TITLES[op]}: {r.connections} TLS connections, "
+                             f"{fmt_bytes(r.bytes_up)} sent")
+    title = "bytes downloaded per resolution (one untimed run through a counting proxy)"
+    lines = [f"{title}:" if not markdown else f"#### {title}", ""]
+    lines += render_table(header, rows, markdown)
+    if notes:
+        lines.append("")
+        lines += [f"- {note}" if markdown else f"  * {note}" for note in notes]
+    lines.append("")
+    return lines
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -921,6 +1203,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="reinstall the uv and pip tool venvs from the index")
     parser.add_argument("--no-warmup", dest="warmup", action="store_false",
                         help="skip the untimed warm-up run of the micro-benchmarks")
+    parser.add_argument("--no-bytes", dest="bytes", action="store_false",
+                        help="skip the untimed byte-count run of each resolve operation "
+                             "(through a counting CONNECT proxy on 127.0.0.1)")
     parser.add_argument("--compile-scenarios", action="store_true",
                         help="re-pin scenarios/*.txt from *.in with the harness uv, then exit")
     parser.add_argument("--setup-only", action="store_true",
@@ -955,6 +1240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"-- {scenario}: {OP_TITLES[op]}")
             cells = [bench.scenario_cell(scenario, op, tool) for tool in tool_order]
             bench.measure(cells, args.runs, warmup=False)
+            if op.startswith("resolve") and args.bytes:
+                bench.count_bytes(cells)
     micro_ops = [op for op in MICRO_OPS if op in args.operations]
     if micro_ops:
         for op in micro_ops:
@@ -968,6 +1255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = Cell(Result("micro", "python", "python"), lambda: None,
                     [floor_python, "-c", "pass"])
         bench.measure([base], args.micro_runs, warmup=args.warmup)
+    bench.close()
     bench.save()
     print()
     print(f"medians of {args.runs} runs ({args.micro_runs} for micro-benchmarks); "
