@@ -63,20 +63,30 @@ class TargetTags:
     tags: list[Tag]
     rank: dict[Tag, int] = field(init=False)
     rank_by_text: dict[str, int] = field(init=False)
+    _triple_ranks: dict[tuple[str, str, str], int | None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rank = {}
         self.rank_by_text = {}
+        self._triple_ranks = {}
         for index, tag in enumerate(self.tags):
             self.rank.setdefault(tag, index)
             self.rank_by_text.setdefault(str(tag), index)
 
     def rank_of_filename_tags(self, python: str, abi: str, platform: str) -> int | None:
-        """The best rank of a wheel filename's (possibly compressed) tag triple.
+        """The best rank of a wheel filename's (possibly compressed) tag triple, memoised:
+        a project's thousands of files repeat a few dozen triples."""
+        key = (python, abi, platform)
+        try:
+            return self._triple_ranks[key]
+        except KeyError:
+            rank = self._rank_of_triple(python, abi, platform)
+            self._triple_ranks[key] = rank
+            return rank
 
-        Works on the strings of the filename, so choosing among the thousands of files
-        of a big project never builds a `Tag` object.
-        """
+    def _rank_of_triple(self, python: str, abi: str, platform: str) -> int | None:
+        """Works on the strings of the filename, so choosing among the thousands of files
+        of a big project never builds a `Tag` object."""
         best: int | None = None
         rank = self.rank_by_text
         for py in python.split("."):

@@ -46,14 +46,19 @@ class ProjectVersions:
     seen_tags: set[str] = field(default_factory=set)
     # Under `unsafe-first-match`, the position of the index each version came from.
     index_position: dict[Version, int] = field(default_factory=dict)
+    _ordered: list[Candidate] | None = field(default=None, repr=False, compare=False)
 
     def ordered(self) -> list[Candidate]:
         """Usable candidates in the order to try them: newest first, or, under
-        `unsafe-first-match`, every version of the first index before the next index's."""
-        versions = sorted(self.candidates, reverse=True)
-        if self.index_position:
-            versions.sort(key=lambda v: self.index_position.get(v, 0))
-        return [self.candidates[v] for v in versions]
+        `unsafe-first-match`, every version of the first index before the next index's.
+
+        Computed once: the solver asks for it on every decision about the project."""
+        if self._ordered is None or len(self._ordered) != len(self.candidates):
+            versions = sorted(self.candidates, reverse=True)
+            if self.index_position:
+                versions.sort(key=lambda v: self.index_position.get(v, 0))
+            self._ordered = [self.candidates[v] for v in versions]
+        return self._ordered
 
     def all_versions(self) -> list[Version]:
         return sorted({*self.candidates, *self.yanked, *self.rejected}, reverse=True)
@@ -218,8 +223,12 @@ def _requires_python(text: str) -> SpecifierSet | None:
         return None
 
 
+@lru_cache(maxsize=8192)
 def python_allows(requires_python: str | None, python_version: Version) -> bool:
-    """Whether a Requires-Python string admits the target (an invalid one admits it, as pip)."""
+    """Whether a Requires-Python string admits the target (an invalid one admits it, as pip).
+
+    Memoised: a resolution asks this for tens of thousands of files that share a few
+    hundred distinct strings, and `SpecifierSet.contains` is the costliest step."""
     if not requires_python:
         return True
     specifier = _requires_python(requires_python)
@@ -276,11 +285,18 @@ def build_versions(
         return versions[text]
 
     positions: dict[str, int] = {}
+    same_name: dict[str, bool] = {}  # a project's files spell its name a handful of ways
     for file in files:
         filename = file.filename
         if file.is_wheel:
             parts = filename[:-4].split("-")
-            if len(parts) not in (5, 6) or _canonical(parts[0]) != name:
+            if len(parts) not in (5, 6):
+                continue
+            spelled = parts[0]
+            matches = same_name.get(spelled)
+            if matches is None:
+                matches = same_name[spelled] = _canonical(spelled) == name
+            if not matches:
                 continue
             version = version_of(parts[1])
             triple = parts[-3:]
