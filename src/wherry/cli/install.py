@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wherry.cli.options import add_index_options, add_python_options, network_settings
+from wherry.cli.options import (
+    add_index_options,
+    add_installer_options,
+    add_python_options,
+    installer_options,
+    network_settings,
+)
 
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
 
@@ -17,6 +23,8 @@ examples:
   wherry pip install requests
   wherry pip install -r requirements.txt --python .venv
   wherry pip install 'flask>=3' --index-url http://127.0.0.1:8080/simple
+  wherry pip install -r requirements.txt -P urllib3     # upgrade urllib3 only
+  wherry pip install --reinstall-package numpy numpy    # repair a broken install
 """
 
 
@@ -34,8 +42,17 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
                         help="resolve and print what would change, but change nothing")
     parser.add_argument("-U", "--upgrade", action="store_true",
                         help="allow upgrades of installed packages to the newest versions")
+    parser.add_argument("-P", "--upgrade-package", action="append", default=[],
+                        metavar="PACKAGE",
+                        help="allow upgrading this package only; other installed packages "
+                        "keep their versions when they can (repeatable)")
+    add_reinstall_options(parser)
     parser.add_argument("--link-mode", choices=["clone", "hardlink", "copy", "symlink"],
-                        help="how files get from the cache into the environment")
+                        help="how files get from the cache into the environment (default: "
+                        "$WHERRY_LINK_MODE, else clone, falling back to hardlink, then "
+                        "copy); symlink points into the cache, so `wherry cache clean` "
+                        "breaks such an environment")
+    add_installer_options(parser)
     parser.add_argument("--python-platform", metavar="PLATFORM",
                         help="resolve for another platform: linux, macos, windows, or a "
                         "target such as x86_64-manylinux_2_28 or aarch64-apple-darwin")
@@ -43,6 +60,16 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
                         help="resolve for another Python version, such as 3.12")
     add_python_options(parser)
     add_index_options(parser)
+
+
+def add_reinstall_options(parser: argparse.ArgumentParser) -> None:
+    """`--reinstall` and `--reinstall-package`, shared by `install` and `sync`."""
+    parser.add_argument("--reinstall", "--force-reinstall", action="store_true",
+                        help="reinstall every package, even those already installed at the "
+                        "chosen version (implies --refresh)")
+    parser.add_argument("--reinstall-package", action="append", default=[], metavar="PACKAGE",
+                        help="reinstall this package even if already installed at the chosen "
+                        "version (repeatable; implies --refresh-package)")
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -63,10 +90,14 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         no_deps=args.no_deps,
         dry_run=args.dry_run,
         upgrade=args.upgrade,
+        upgrade_packages=list(args.upgrade_package),
+        reinstall=args.reinstall,
+        reinstall_packages=list(args.reinstall_package),
         link_mode=args.link_mode,
         python_platform=args.python_platform,
         python_version=args.python_version,
         network=network_settings(args),
+        **installer_options(args),
     )
     install(options, ctx.cache, ctx.printer)
     return 0

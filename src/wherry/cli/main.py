@@ -24,9 +24,13 @@ TOP_COMMANDS = [
 ]
 PIP_COMMANDS = [
     ("install", "install", "Install packages into an environment"),
+    ("sync", "sync", "Make an environment match requirements files exactly"),
     ("uninstall", "uninstall", "Uninstall packages from an environment"),
     ("list", "inspect", "List installed packages"),
     ("freeze", "inspect", "List installed packages in requirements format"),
+    ("show", "show", "Show information about installed packages"),
+    ("tree", "tree", "Display the dependency tree of installed packages"),
+    ("check", "check", "Verify installed packages have compatible dependencies"),
 ]
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from wherry.settings import NetworkSettings
 
 
@@ -58,6 +61,41 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
         "--no-index", action="store_true",
         help="ignore every index; use only --find-links locations",
     )
+
+
+def add_installer_options(parser: argparse.ArgumentParser) -> None:
+    """Where and how installed files are written: `--compile-bytecode`, `--target`,
+    `--prefix` (shared by `install` and `sync`; pass `installer_options(args)` on)."""
+    group = parser.add_argument_group("installer options")
+    group.add_argument(
+        "--compile-bytecode", action="store_true", default=None,
+        help="compile the installed .py files to .pyc with the target interpreter "
+        "(default: $WHERRY_COMPILE_BYTECODE; honours PYC_INVALIDATION_MODE)",
+    )
+    group.add_argument(
+        "--no-compile-bytecode", action="store_false", dest="compile_bytecode",
+        help="do not compile bytecode, whatever WHERRY_COMPILE_BYTECODE says",
+    )
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--target", metavar="DIR", type=Path,
+        help="install packages into DIR itself (scripts in DIR/bin), not into an "
+        "environment; use it with PYTHONPATH=DIR",
+    )
+    where.add_argument(
+        "--prefix", metavar="DIR", type=Path,
+        help="install into DIR with the interpreter's layout (DIR/lib/pythonX.Y/"
+        "site-packages, DIR/bin), not into an environment",
+    )
+
+
+def installer_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The `InstallOptions` keywords of `add_installer_options`' flags."""
+    return {
+        "compile_bytecode": args.compile_bytecode,
+        "target": args.target,
+        "prefix": args.prefix,
+    }
 
 
 def add_global_options(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ EXAMPLES = """\
 examples:
   wherry pip uninstall requests
   wherry pip uninstall -r requirements.txt
+  wherry pip uninstall --dry-run requests
 """
 
 
@@ -26,6 +27,9 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
                         type=Path, help="uninstall the packages named in a requirements file")
     parser.add_argument("--dry-run", action="store_true",
                         help="print what would be removed, but remove nothing")
+    parser.add_argument("--force", action="store_true",
+                        help="also remove packages wherry itself needs, when uninstalling "
+                        "from the environment wherry runs from")
     add_python_options(parser)
 
 
@@ -39,6 +43,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         system=args.system,
         break_system_packages=args.break_system_packages,
         dry_run=args.dry_run,
+        force=args.force,
         cache=ctx.cache,
         printer=ctx.printer,
     )

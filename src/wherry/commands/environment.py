@@ -12,12 +12,76 @@ from wherry.python.info import InterpreterInfo
 
 
 def target_environment(
-    python: str | None, cache: Cache, *, system: bool, break_system_packages: bool
+    python: str | None,
+    cache: Cache,
+    *,
+    system: bool,
+    break_system_packages: bool,
+    target: Path | None = None,
+    prefix: Path | None = None,
 ) -> InterpreterInfo:
-    """The environment to modify, refusing PEP 668 externally managed ones unless told."""
-    info = find_environment(python, cache, system=system)
-    check_modifiable(info, system=system, break_system_packages=break_system_packages)
+    """The environment to modify, refusing PEP 668 externally managed ones unless told.
+
+    With `target` or `prefix` (`--target`/`--prefix`) the interpreter only supplies the
+    markers, tags and install scheme: files go into that directory, so neither a virtual
+    environment nor `--system` is needed, and PEP 668 does not apply (as in uv).
+    Changes left half-done by a killed wherry process are undone first.
+    """
+    if target is not None or prefix is not None:
+        from wherry.errors import InterpreterNotFound
+
+        try:
+            info = find_environment(python, cache, system=system)
+        except InterpreterNotFound:
+            if python or system:
+                raise
+            info = find_environment(None, cache, system=True)
+        info = install_directory(info, target=target, prefix=prefix)
+    else:
+        info = find_environment(python, cache, system=system)
+        check_modifiable(info, system=system, break_system_packages=break_system_packages)
+    recover_interrupted_changes(Path(info.prefix))
     return info
+
+
+def install_directory(
+    info: InterpreterInfo, *, target: Path | None = None, prefix: Path | None = None
+) -> InterpreterInfo:
+    """`info` installing into a plain directory: `--target DIR` puts packages in DIR itself
+    (scripts in DIR/bin, data in DIR), `--prefix DIR` uses the interpreter's scheme
+    relative to DIR. Its `prefix` becomes DIR (the lock and stash live there), so installed
+    packages are looked up in DIR only."""
+    raw = dict(info.raw)
+    if target is not None:
+        root = os.path.abspath(target)
+        scheme = {"purelib": root, "platlib": root, "scripts": os.path.join(root, "bin"),
+                  "data": root, "include": os.path.join(root, "include")}
+    else:
+        assert prefix is not None
+        root = os.path.abspath(prefix)
+        scheme = {key: os.path.normpath(os.path.join(root, relative))
+                  for key, relative in info.venv_scheme.items()}
+    raw["scheme"] = scheme
+    raw["prefix"] = root
+    raw["install_directory"] = "target" if target is not None else "prefix"
+    return InterpreterInfo(raw)
+
+
+def recover_interrupted_changes(prefix: Path) -> None:
+    """Undo what a killed wherry process left half-done in `prefix` (see transaction.py).
+    Costs one directory listing when there is nothing to do (and imports nothing: this
+    is on the no-op path)."""
+    try:
+        names = os.listdir(prefix)
+    except OSError:
+        return
+    if not any(n.startswith(".wherry-stash-") for n in names):  # transaction.STASH_PREFIX
+        return
+    from wherry.install.lock import environment_lock
+    from wherry.install.transaction import recover_interrupted
+
+    with environment_lock(prefix):
+        recover_interrupted(prefix)
 
 
 def check_modifiable(

@@ -42,7 +42,13 @@ class InstallOptions:
         no_deps: bool = False,
         dry_run: bool = False,
         upgrade: bool = False,
+        upgrade_packages: list[str] | None = None,
+        reinstall: bool = False,
+        reinstall_packages: list[str] | None = None,
         link_mode: str | None = None,
+        compile_bytecode: bool | None = None,
+        target: Path | None = None,
+        prefix: Path | None = None,
         python_platform: str | None = None,
         python_version: str | None = None,
         network: NetworkSettings | None = None,
@@ -61,10 +67,44 @@ class InstallOptions:
         self.no_deps = no_deps
         self.dry_run = dry_run
         self.upgrade = upgrade
-        self.link_mode = link_mode
+        # Canonical names (PEP 503), so `-P Foo_Bar` matches the pin `foo-bar`.
+        self.upgrade_packages = sorted({_canonical(n) for n in upgrade_packages or []})
+        self.reinstall = reinstall
+        self.reinstall_packages = sorted({_canonical(n) for n in reinstall_packages or []})
+        self.link_mode = link_mode  # None: WHERRY_LINK_MODE, else clone (install/link.py)
+        self.compile_bytecode = compile_bytecode  # None: WHERRY_COMPILE_BYTECODE
+        self.target = target  # --target DIR / --prefix DIR (commands/environment.py)
+        self.prefix = prefix
         self.python_platform = python_platform
         self.python_version = python_version
         self.network = network or NetworkSettings()
+        if reinstall:  # as uv: reinstalling implies revalidating what the cache holds
+            self.network.refresh = True
+        elif self.reinstall_packages:
+            self.network.refresh_packages = (
+                self.network.refresh_packages | frozenset(self.reinstall_packages)
+            )
+
+    def upgrades(self, name: str) -> bool:
+        """May the resolver move installed `name` (canonical) away from its version?"""
+        return self.upgrade or name in self.upgrade_packages
+
+    def reinstalls(self, name: str) -> bool:
+        """Must `name` (canonical) be reinstalled even when installed at the chosen version?"""
+        return self.reinstall or name in self.reinstall_packages
+
+    @property
+    def keeps_installed(self) -> bool:
+        """True when nothing asks to move or replace an installed distribution, so an
+        environment that already satisfies the request may be answered "Audited"."""
+        return not (self.upgrade or self.upgrade_packages or self.reinstall
+                    or self.reinstall_packages)
+
+
+def _canonical(name: str) -> str:
+    from wherry.install.site import canonicalize_name
+
+    return canonicalize_name(name.strip())
 
 
 class Change:
@@ -102,6 +142,7 @@ def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Cha
     env = target_environment(
         options.python, cache, system=options.system,
         break_system_packages=options.break_system_packages,
+        target=options.target, prefix=options.prefix,
     )
     log.debug("Using Python %s environment at: %s", env.full_version, env.prefix)
     if options.network.exclude_newer is not None:
@@ -158,7 +199,7 @@ def install_into(
                         python_version=options.python_version)
     dirs = site_dirs(env)
     installed = scan_site_packages(dirs)
-    if not options.upgrade:
+    if options.keeps_installed:
         closure = satisfied_closure(spec.requirements, spec.constraints, installed, target.markers)
         if closure is not None:
             noop.record(options, env, cache, spec, dirs, closure)
@@ -178,7 +219,7 @@ def install_into(
             f"{format_duration(time.perf_counter() - start)}"
         )
         requested = {item.name for item in spec.requirements}
-        plan = plan_changes(resolution, installed, requested)
+        plan = plan_changes(resolution, installed, requested, reinstall=options.reinstalls)
         changes = execute_plan(env, plan, cache, client, printer, options)
     finally:
         client.close()

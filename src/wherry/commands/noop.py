@@ -49,6 +49,7 @@ def _request_key(options: InstallOptions, env: InterpreterInfo) -> tuple[str, st
         "executable": env.executable,
         "markers": env.markers,
         "sys_path": env.sys_path,
+        "scheme": env.scheme,  # --target/--prefix install elsewhere with the same Python
     }
     material = json.dumps(request, sort_keys=True)
     encoded = material.encode("utf-8", "surrogateescape")
@@ -71,8 +72,9 @@ def _metadata_file(dist: InstalledDist) -> str:
 
 
 def applicable(options: InstallOptions) -> bool:
-    """Only requests whose answer can be "nothing to do" may use a verdict."""
-    return not options.upgrade
+    """Only requests whose answer can be "nothing to do" may use a verdict: not `-U`,
+    `-P`, `--reinstall` or `--reinstall-package`, which ask to change what is installed."""
+    return options.keeps_installed
 
 
 def check(options: InstallOptions, env: InterpreterInfo, cache: Cache) -> int | None:

@@ -8,6 +8,7 @@ resolver, the HTTP client or the index layer.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from wherry.install.site import InstalledDist
 from wherry.output import Printer, format_duration, log
 from wherry.platform.targets import Target
 from wherry.python.info import InterpreterInfo
-from wherry.requirements.parse import RequirementsSpec
+from wherry.requirements.parse import RequirementsSpec, SourcedRequirement, parse_requirement
 from wherry.resolve.candidates import Candidate, parse_exclude_newer
 from wherry.resolve.metadata import parse_core_metadata
 from wherry.resolve.provider import InstalledPreference
@@ -63,27 +64,45 @@ def resolve_for(
             settings.index_urls, settings.find_links, client, strategy=settings.strategy,
             cache=cache, network=options.network,
         )
+        # Installed versions are preferred (kept when the request allows them), except
+        # under `-U` and for each `-P` package.
         preferences: dict[str, InstalledPreference] = {}
-        if not options.upgrade:
-            for name, dists in installed.items():
-                if len(dists) == 1:
-                    preference = _preference(dists[0])
-                    if preference is not None:
-                        preferences[name] = preference
-        resolution = resolve(
-            spec.requirements,
-            constraints=spec.constraints,
-            files_for=sources.files_for,
-            fetch_metadata=lambda file: wheel_metadata(file, client, cache),
-            tags=target.tags,
-            markers=target.markers,
-            python_version=Version(target.python_full_version),
-            installed=preferences,
-            no_deps=options.no_deps,
-            indexes_description=_describe_indexes(settings),
-            exclude_newer=cutoff,
-            first_match=settings.strategy == "unsafe-first-match",
-        )
+        for name, dists in installed.items():
+            if len(dists) == 1 and not options.upgrades(name):
+                preference = _preference(dists[0])
+                if preference is not None:
+                    preferences[name] = preference
+
+        def run(requirements: list[SourcedRequirement],
+                installed: dict[str, InstalledPreference], no_deps: bool) -> Resolution:
+            return resolve(
+                requirements,
+                constraints=spec.constraints,
+                files_for=sources.files_for,
+                fetch_metadata=lambda file: wheel_metadata(file, client, cache),
+                tags=target.tags,
+                markers=target.markers,
+                python_version=Version(target.python_full_version),
+                installed=installed,
+                no_deps=no_deps,
+                indexes_description=_describe_indexes(settings),
+                exclude_newer=cutoff,
+                first_match=settings.strategy == "unsafe-first-match",
+            )
+
+        resolution = run(spec.requirements, preferences, options.no_deps)
+        # A package kept at its installed version but to be reinstalled needs that same
+        # version's wheel from the index: find it with a second, dependency-free
+        # resolution of exact pins (the first one answered from the installed metadata).
+        refetch = [
+            parse_requirement(f"{name}=={pin.version}", "--reinstall")
+            for name, pin in sorted(resolution.pins.items())
+            if isinstance(pin, InstalledPreference) and options.reinstalls(name)
+        ]
+        if refetch:
+            again = run(refetch, {}, True)
+            resolution.pins.update(again.pins)
+            resolution.versions_tried += again.versions_tried
     except BaseException:
         client.close()
         raise
@@ -102,27 +121,67 @@ def _preference(dist: InstalledDist) -> InstalledPreference | None:
 
 @dataclass
 class Plan:
-    """What to change: wheels to link in, distributions to take out, and what is kept."""
+    """What to change: wheels to link in, distributions to take out, and what is kept.
+
+    `extraneous` are installed distributions the resolution does not need: `install`
+    keeps them (and says so at `-v`), `sync` removes them (they are also in `remove`).
+    """
 
     install: list[Candidate] = field(default_factory=list)
     remove: list[InstalledDist] = field(default_factory=list)
     keep: list[str] = field(default_factory=list)
     requested: set[str] = field(default_factory=set)
+    extraneous: list[InstalledDist] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.install and not self.remove
+
+
+def _never(name: str) -> bool:
+    return False
 
 
 def plan_changes(
-    resolution: Resolution, installed: dict[str, list[InstalledDist]], requested: set[str]
+    resolution: Resolution,
+    installed: dict[str, list[InstalledDist]],
+    requested: set[str],
+    *,
+    reinstall: Callable[[str], bool] = _never,
+    exact: bool = False,
+    retain: Collection[str] = (),
 ) -> Plan:
+    """Compare the resolution with what is installed (uv's `Planner`).
+
+    An installed distribution at the pinned version is kept unless `reinstall(name)`; one
+    at another version (or several installed copies) is removed and the pin installed.
+    Installed distributions the resolution does not mention are extraneous: kept, unless
+    `exact` (sync), which removes all of them but the names in `retain` (seed packages).
+    """
     plan = Plan(requested=requested)
     for name, pin in sorted(resolution.pins.items()):
         present = installed.get(name, [])
         if isinstance(pin, InstalledPreference) or (
             len(present) == 1 and _same_version(present[0].version, pin.version)
+            and not reinstall(name)
         ):
             plan.keep.append(name)
             continue
+        if present:
+            log.debug("Replacing %s (installed: %s) with %s==%s", name,
+                      ", ".join(d.version for d in present), name, pin.version)
         plan.install.append(pin)
         plan.remove.extend(present)
+    for name, dists in sorted(installed.items()):
+        if name in resolution.pins:
+            continue
+        for dist in dists:
+            plan.extraneous.append(dist)
+            if exact and name not in retain:
+                log.debug("Removing extraneous package: %s==%s", name, dist.version)
+                plan.remove.append(dist)
+            else:
+                log.debug("Unnecessary package: %s==%s", name, dist.version)
     return plan
 
 
@@ -143,40 +202,50 @@ def execute_plan(
 ) -> list[Change]:
     from wherry.commands.install import Change
 
+    start = time.perf_counter()
     changes = [Change(d.canonical_name, d.version, "-") for d in plan.remove]
     changes += [Change(c.name, str(c.version), "+") for c in plan.install]
-    changes.sort(key=lambda c: (c.name, c.sign == "+"))
+    changes.sort(key=lambda c: (c.name, c.sign == "+", c.version))
     if options.dry_run:
-        if not plan.install and not plan.remove:
+        if plan.is_empty:
             printer.summary("Would make no changes")
         else:
-            printer.summary(f"Would install {len(plan.install)} packages")
+            if plan.remove:
+                printer.summary(f"Would uninstall {_packages(len(plan.remove))}")
+            if plan.install:
+                printer.summary(f"Would install {_packages(len(plan.install))}")
             for change in changes:
                 printer.summary(change.line())
         return changes
-    if not plan.install and not plan.remove:
+    if plan.is_empty:
+        printer.summary(f"Audited {_packages(len(plan.keep))} in "
+                        f"{format_duration(time.perf_counter() - start)}")
         return []
     from wherry.commands.apply import apply_plan
     from wherry.commands.prepare import prepare_wheel
 
-    start = time.perf_counter()
     archives = client.map(lambda c: prepare_wheel(c.wheel, cache, client), plan.install)
     if plan.install:
         printer.summary(
-            f"Prepared {len(plan.install)} package{'s' if len(plan.install) != 1 else ''} "
+            f"Prepared {_packages(len(plan.install))} "
             f"in {format_duration(time.perf_counter() - start)}"
         )
     start = time.perf_counter()
     apply_plan(env, plan, list(zip(plan.install, archives, strict=True)), printer, options)
     if plan.remove:
         printer.summary(
-            f"Uninstalled {len(plan.remove)} package{'s' if len(plan.remove) != 1 else ''} "
+            f"Uninstalled {_packages(len(plan.remove))} "
             f"in {format_duration(time.perf_counter() - start)}"
         )
-    printer.summary(
-        f"Installed {len(plan.install)} package{'s' if len(plan.install) != 1 else ''} "
-        f"in {format_duration(time.perf_counter() - start)}"
-    )
+    if plan.install:
+        printer.summary(
+            f"Installed {_packages(len(plan.install))} "
+            f"in {format_duration(time.perf_counter() - start)}"
+        )
     for change in changes:
         printer.summary(change.line())
     return changes
+
+
+def _packages(count: int) -> str:
+    return f"{count} package{'s' if count != 1 else ''}"

@@ -5,6 +5,17 @@ install time: a hard link (or a copy-on-write clone) costs one system call per f
 data copy, which is where uv's speed comes from. When the cache is on another filesystem
 neither works, so each mode falls back to the next one (clone → hardlink → copy), warning
 once per process when it has to copy.
+
+The default is `clone` (a reflink: `FICLONE` on Linux, as uv), which on filesystems without
+reflinks (ext4, tmpfs) silently becomes `hardlink`. What works is found out once per
+(cache filesystem, environment filesystem) pair and remembered in a `LinkSupport` map that
+the caller shares between the wheels of one install, so a failing `FICLONE` costs one
+system call per install, not one per file. `symlink` links
+into the cache itself: such an environment breaks when `wherry cache clean` (or prune)
+removes the unpacked wheels it points at. RECORD is always a real file.
+
+The mode comes from `--link-mode`, else `WHERRY_LINK_MODE`, else `DEFAULT_LINK_MODE`
+(`resolve_link_mode`).
 """
 
 from __future__ import annotations
@@ -16,10 +27,11 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Literal, Union
 
+from wherry.errors import UsageError
 from wherry.output import log, trace
 
 LinkMode = Literal["clone", "hardlink", "copy", "symlink"]
-DEFAULT_LINK_MODE: LinkMode = "hardlink"
+DEFAULT_LINK_MODE: LinkMode = "clone"
 LINK_MODES: tuple[LinkMode, ...] = ("clone", "hardlink", "copy", "symlink")
 
 StrPath = Union[str, "os.PathLike[str]"]
@@ -34,17 +46,39 @@ _CLONE_UNSUPPORTED = frozenset(
 _LINK_UNSUPPORTED = frozenset({errno.EXDEV, errno.EPERM, errno.EACCES, errno.ENOTSUP})
 
 _warned_copy = False
+# (device of the source, device of the destination directory, requested mode) -> the mode
+# that works for that pair, learnt from the first failure.
+LinkSupport = dict[tuple[int, int, str], LinkMode]
 
 
-def _warn_copy_fallback(reason: str) -> None:
+def resolve_link_mode(requested: str | None) -> LinkMode:
+    """`--link-mode` if given, else `WHERRY_LINK_MODE`, else the default (clone)."""
+    if requested:
+        value, origin = requested, "--link-mode"
+    else:
+        value, origin = os.environ.get("WHERRY_LINK_MODE", "").strip(), "WHERRY_LINK_MODE"
+        if not value:
+            return DEFAULT_LINK_MODE
+    for mode in LINK_MODES:
+        if value.lower() == mode:
+            return mode
+    raise UsageError(
+        f"invalid {origin} value {value!r}",
+        hint="use one of: " + ", ".join(LINK_MODES),
+    )
+
+
+def _warn_copy_fallback(reason: str, source: StrPath, destination: StrPath) -> None:
     global _warned_copy
     if not _warned_copy:
         _warned_copy = True
         log.warning(
             "Failed to hardlink files; falling back to full copy. This may lead to degraded "
-            "performance (%s). If the cache and target directories are on different "
-            "filesystems, hardlinking may not be supported; use `--link-mode=copy` to "
-            "suppress this warning.",
+            "performance. The cache (%s) and the target environment (%s) are probably on "
+            "different filesystems, where hardlinks are impossible (%s). If this is "
+            "intentional, use `--link-mode copy` (or WHERRY_LINK_MODE=copy) to suppress "
+            "this warning.",
+            os.path.dirname(os.fspath(source)), os.path.dirname(os.fspath(destination)),
             reason,
         )
 
@@ -131,12 +165,31 @@ def _symlink(source: StrPath, destination: StrPath) -> None:
     os.symlink(os.path.abspath(source), destination)
 
 
+def _device_of(path: StrPath) -> int:
+    """The device of `path`, or of its nearest existing ancestor."""
+    current = os.path.abspath(os.fspath(path))
+    while True:
+        try:
+            return os.stat(current).st_dev
+        except OSError:
+            parent = os.path.dirname(current)
+            if parent == current:
+                return -1
+            current = parent
+
+
+def _pair_key(source: StrPath, destination: StrPath, mode: LinkMode) -> tuple[int, int, str]:
+    parent = os.path.dirname(os.path.abspath(os.fspath(destination)))
+    return (_device_of(source), _device_of(parent), mode)
+
+
 def link_tree(
     files: Iterable[tuple[StrPath, StrPath]],
     mode: LinkMode,
     *,
     on_exists: Callable[[StrPath], None] | None = None,
     created: list[StrPath] | None = None,
+    support: LinkSupport | None = None,
 ) -> LinkMode:
     """Place each `(source, destination)` file using `mode`; returns the mode really used.
 
@@ -144,12 +197,19 @@ def link_tree(
     `on_exists` is given it is called first (a transaction moves the file aside there).
     Each destination is appended to `created` once it exists, so a caller can undo a
     partial run. `clone` falls back to `hardlink` and `hardlink` to `copy` when the
-    filesystems cannot do it (the fallback sticks for the remaining files).
+    filesystems cannot do it (the fallback sticks for the remaining files, and for later
+    calls given the same `support` map between the same two filesystems).
     """
+    if support is None:
+        support = {}
     current: LinkMode = mode
     if current == "clone" and not sys.platform.startswith("linux"):
         current = "hardlink"
+    key: tuple[int, int, str] | None = None
     for source, destination in files:
+        if key is None and current in ("clone", "hardlink"):
+            key = _pair_key(source, destination, mode)
+            current = support.get(key, current)
         while True:
             try:
                 _place(current, source, destination, on_exists)
@@ -159,18 +219,22 @@ def link_tree(
                     # Too many links to this one inode: copy just this file.
                     _place("copy", source, destination, on_exists)
                     break
-                current = _fallback(current, error, destination)
+                current = _fallback(current, error, source, destination)
+                if key is not None:
+                    support[key] = current
         if created is not None:
             created.append(destination)
     return current
 
 
-def _fallback(mode: LinkMode, error: OSError, destination: StrPath) -> LinkMode:
+def _fallback(
+    mode: LinkMode, error: OSError, source: StrPath, destination: StrPath
+) -> LinkMode:
     """The next mode to try after `error`, or re-raise it when it is a real failure."""
     if mode == "clone" and error.errno in _CLONE_UNSUPPORTED:
         trace("Cloning is not supported here (%s); using hardlinks", error.strerror)
         return "hardlink"
     if mode == "hardlink" and error.errno in _LINK_UNSUPPORTED:
-        _warn_copy_fallback(f"{error.strerror}: {os.fspath(destination)}")
+        _warn_copy_fallback(str(error.strerror), source, destination)
         return "copy"
     raise error

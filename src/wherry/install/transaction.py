@@ -7,6 +7,14 @@ cheap and cannot fail half-way through a file), creations are recorded, and on a
 exception inside the `with` block (including KeyboardInterrupt) the created paths are
 deleted and the stashed ones moved back, leaving the tree exactly as it was.
 
+A process killed outright (SIGKILL, power loss of the process, OOM killer) cannot roll
+back, so the stash also holds a journal, written *before* each change: `R` lines name a
+path about to be moved into the stash (and its number there), `C` lines a path about to be
+created that did not exist. The next wherry command that takes the environment's lock
+finds the leftover `.wherry-stash-*` directory and undoes the journal in reverse
+(`recover_interrupted`). Committing deletes the journal first, so a stash without one is
+just the remains of a finished transaction.
+
 ```
 with Transaction(prefix) as tx:
     tx.remove(plan_uninstall(old, scheme_dirs))
@@ -16,7 +24,9 @@ with Transaction(prefix) as tx:
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
 import os
 import shutil
 import tempfile
@@ -30,6 +40,7 @@ from wherry.output import log, trace
 
 StrPath = Union[str, "os.PathLike[str]"]
 STASH_PREFIX = ".wherry-stash-"
+JOURNAL = "journal"
 # Directories that pruning never removes, whatever the caller's `protect` says.
 _NEVER_PRUNE = frozenset({"site-packages", "dist-packages", "bin", "Scripts", "include", "lib",
                           "lib64", "Lib"})
@@ -76,6 +87,7 @@ class Transaction:
         self._counter = 0
         self._protect = {os.path.abspath(p) for p in protect}
         self._done = False
+        self._journal: int | None = None
         # Installs may run in threads sharing one transaction; stash names must not collide.
         self._lock = threading.Lock()
 
@@ -87,7 +99,36 @@ class Transaction:
             self._stash = tempfile.mkdtemp(prefix=STASH_PREFIX, dir=self.stash_root)
         else:
             os.makedirs(self._stash, exist_ok=True)
+        if self._journal is None:
+            self._journal = os.open(
+                os.path.join(self._stash, JOURNAL), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                0o600,
+            )
         return self._stash
+
+    def _log(self, entries: list[list[object]]) -> None:
+        """Append journal lines; each reaches the kernel before the change it announces."""
+        if self._journal is None:
+            self._stash_dir()
+        assert self._journal is not None
+        data = "".join(json.dumps(entry) + "\n" for entry in entries)
+        os.write(self._journal, data.encode("utf-8", "surrogateescape"))
+
+    def _close_journal(self, *, delete: bool) -> None:
+        if self._journal is not None:
+            os.close(self._journal)
+            self._journal = None
+        if delete and self._stash is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self._stash, JOURNAL))
+
+    def intend(self, paths: Iterable[StrPath]) -> None:
+        """Journal paths about to be created (only ones that do not exist now), so a
+        killed process's leftovers can be deleted by the next one."""
+        entries: list[list[object]] = [["C", os.path.abspath(os.fspath(p))] for p in paths]
+        if entries:
+            with self._lock:
+                self._log(entries)
 
     def remove(self, paths: Iterable[StrPath]) -> None:
         """Move each existing path (file, symlink or directory) into the stash."""
@@ -107,6 +148,7 @@ class Transaction:
                 continue
             self._counter += 1
             destination = os.path.join(stash, str(self._counter))
+            self._log([["R", self._counter, source]])
             _move(source, destination)
             self._stashed.append((source, destination))
 
@@ -129,6 +171,7 @@ class Transaction:
         if self._done:
             return
         self._done = True
+        self._close_journal(delete=True)
         if self._stash is not None:
             shutil.rmtree(self._stash, ignore_errors=True)
         self._prune()
@@ -138,6 +181,7 @@ class Transaction:
         if self._done:
             return
         self._done = True
+        self._close_journal(delete=False)
         failures: list[str] = []
         for path in reversed(self._created):
             try:
@@ -198,3 +242,76 @@ class Transaction:
             self.commit()
         else:
             self.rollback()
+
+
+# -- recovery after a killed process ---------------------------------------------------------
+
+
+def interrupted_stashes(prefix: Path) -> list[Path]:
+    """`.wherry-stash-*` directories left in `prefix` (cheap: one directory listing)."""
+    try:
+        names = os.listdir(prefix)
+    except OSError:
+        return []
+    return [Path(prefix) / n for n in names if n.startswith(STASH_PREFIX)]
+
+
+def _read_journal(path: str) -> list[list[object]]:
+    entries: list[list[object]] = []
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return entries
+    for line in data.split(b"\n"):
+        try:
+            entry = json.loads(line.decode("utf-8", "surrogateescape"))
+        except ValueError:
+            continue  # the torn last line of a killed write: its change never started
+        if isinstance(entry, list) and entry:
+            entries.append(entry)
+    return entries
+
+
+def recover_interrupted(prefix: Path) -> int:
+    """Undo the changes of transactions whose process died; call it holding the lock.
+
+    Returns the number of stashes dealt with. A stash with a journal is replayed in
+    reverse (created paths deleted, stashed paths moved back); one without a journal
+    belonged to a transaction that had committed (or not started), and is deleted.
+    """
+    stashes = interrupted_stashes(prefix)
+    for stash in stashes:
+        if not stash.is_dir() or stash.is_symlink():
+            continue
+        entries = _read_journal(os.path.join(stash, JOURNAL))
+        failures = 0
+        for entry in reversed(entries):
+            try:
+                if entry[0] == "C" and isinstance(entry[1], str):
+                    if os.path.lexists(entry[1]):
+                        _delete(entry[1])
+                elif entry[0] == "R" and isinstance(entry[2], str):
+                    stashed = os.path.join(stash, str(entry[1]))
+                    if os.path.lexists(stashed):
+                        source = entry[2]
+                        os.makedirs(os.path.dirname(source), exist_ok=True)
+                        if os.path.lexists(source):
+                            _delete(source)
+                        _move(stashed, source)
+            except (OSError, IndexError) as error:
+                failures += 1
+                log.debug("Recovery of %s: %s", stash, error)
+        if failures:
+            log.warning(
+                "Could not fully undo an interrupted change (%d path(s)); its stash is kept "
+                "at %s", failures, stash,
+            )
+            continue
+        if entries:
+            log.warning(
+                "Undid an interrupted change to %s left by a wherry process that was killed",
+                prefix,
+            )
+        shutil.rmtree(stash, ignore_errors=True)
+    return len(stashes)

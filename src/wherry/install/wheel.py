@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from wherry.errors import InstallError, WheelError
-from wherry.install.link import DEFAULT_LINK_MODE, LinkMode, StrPath, link_tree
+from wherry.install.link import DEFAULT_LINK_MODE, LinkMode, LinkSupport, StrPath, link_tree
 from wherry.install.record import RecordRow, format_record, hash_bytes, read_record
 from wherry.install.transaction import Transaction
 from wherry.output import log, trace
@@ -310,6 +310,23 @@ def _make_dirs(directories: set[str], created: list[StrPath]) -> None:
         created.append(directory)
 
 
+def _new_paths(directories: set[str], files: list[str]) -> list[str]:
+    """The directories (parents first) and files among these that do not exist yet."""
+    missing: set[str] = set()
+    for directory in directories:
+        current = directory
+        while current not in missing and not os.path.lexists(current):
+            missing.add(current)
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+    new = sorted(missing)
+    # A file in a directory that does not exist yet cannot exist: no stat needed.
+    new.extend(f for f in files if os.path.dirname(f) in missing or not os.path.lexists(f))
+    return new
+
+
 def _write_new(
     path: str, data: bytes, mode: int, on_exists: Callable[[StrPath], None]
 ) -> None:
@@ -343,12 +360,15 @@ def install_wheel(
     installer: str = "wherry",
     direct_url: Mapping[str, Any] | None = None,
     transaction: Transaction | None = None,
+    link_support: LinkSupport | None = None,
 ) -> InstalledFiles:
     """Install the unpacked wheel at `archive` into `scheme`; see the module docstring.
 
     `scheme` maps `purelib`, `platlib`, `scripts`, `data` and `include` (or `headers`) to
     absolute directories. Without a `transaction` the install runs in its own one, so it is
-    still all-or-nothing; pass the caller's to make it part of a larger change.
+    still all-or-nothing; pass the caller's to make it part of a larger change. Pass
+    the same `link_support` map to every wheel of one install so what the filesystems
+    support is found out once.
     """
     if transaction is None:
         prefix = os.path.commonpath([os.path.abspath(v) for v in scheme.values()])
@@ -356,7 +376,7 @@ def install_wheel(
             return install_wheel(
                 archive, filename=filename, scheme=scheme, interpreter=interpreter,
                 requested=requested, link_mode=link_mode, installer=installer,
-                direct_url=direct_url, transaction=own,
+                direct_url=direct_url, transaction=own, link_support=link_support,
             )
     archive = Path(archive)
     dist_info = _find_dist_info(archive, filename)
@@ -415,19 +435,21 @@ def install_wheel(
 
     created: list[StrPath] = []
     used_mode = link_mode
+    record_path = os.path.join(target_info, "RECORD")
+    directories = {os.path.dirname(p) for p in plan.links}
+    directories.update(os.path.dirname(p) for p in plan.writes)
+    directories.add(target_info)
+    # Journal what is about to be made, so a killed process's leftovers can be undone.
+    transaction.intend(_new_paths(directories, [*plan.links, *plan.writes, record_path]))
     try:
-        directories = {os.path.dirname(p) for p in plan.links}
-        directories.update(os.path.dirname(p) for p in plan.writes)
-        directories.add(target_info)
         _make_dirs(directories, created)
         used_mode = link_tree(
             ((source, destination) for destination, source in plan.links.items()),
-            link_mode, on_exists=on_exists, created=created,
+            link_mode, on_exists=on_exists, created=created, support=link_support,
         )
         for destination, (content, mode) in plan.writes.items():
             _write_new(destination, content, mode, on_exists)
             created.append(destination)
-        record_path = os.path.join(target_info, "RECORD")
         rows_out = [plan.record[d] for d in plan.record]
         rows_out.append((f"{dist_info}/RECORD", "", ""))
         _write_new(record_path, format_record(rows_out), 0o644, on_exists)
