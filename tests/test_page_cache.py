@@ -450,3 +450,29 @@ def test_refresh_package_on_the_command_line(run_wherry: RunWherry, tmp_path: Pa
                      "--refresh-package", "Alpha")
     assert again.ok, again
     assert page_requests(served) == [("/simple/alpha/", "conditional")]
+
+
+def test_unchanged_bytes_are_not_parsed_again(
+        two: IndexServer, client: HttpClient, cache: Cache,
+        monkeypatch: pytest.MonkeyPatch, wheelhouse: Wheelhouse) -> None:
+    """Without validators the page is refetched, but identical bytes are not reparsed."""
+    import wherry.index.sources as sources_module
+
+    two.cache_headers = False
+    first = lookup(two, client, cache, "y")
+    parsed: list[str] = []
+    real_parse = sources_module.parse_page  # type: ignore[attr-defined]
+
+    def counting(*args: object, **kwargs: object) -> object:
+        parsed.append(str(args[2]))
+        return real_parse(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sources_module, "parse_page", counting)
+    assert lookup(two, client, cache, "y") == first
+    assert parsed == []
+    # A changed page is parsed, and the answer follows it.
+    (two.files_dir / "y-3.0-py3-none-any.whl").write_bytes(
+        wheelhouse.wheel("y", "3.0").read_bytes())
+    changed = lookup(two, client, cache, "y")
+    assert "y-3.0-py3-none-any.whl" in changed[0] and len(parsed) == 1
+    assert lookup(two, client, cache, "y", offline=True) == changed

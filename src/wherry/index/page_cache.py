@@ -27,6 +27,7 @@ import msgspec
 
 from wherry.cache.entry import write_atomic
 from wherry.cache.layout import Cache
+from wherry.errors import IndexError_
 from wherry.http.cache_policy import CachePolicy, strip_userinfo
 from wherry.http.urls import redact_url
 from wherry.index.models import DistFile
@@ -40,10 +41,58 @@ class PageEntry(msgspec.Struct):
 
     policy: CachePolicy
     files: list[DistFile] | None
+    # sha256 of the response body the files were parsed from: a refetched page whose
+    # bytes are identical needs neither parsing nor storing again.
+    body_sha256: str | None = None
+
+
+class _StoredEntry(msgspec.Struct):
+    """The same map read back with the file list left undecoded (`msgspec.Raw`)."""
+
+    policy: CachePolicy
+    files: msgspec.Raw
+    body_sha256: str | None = None
 
 
 _ENCODER = msgspec.msgpack.Encoder()
-_DECODER = msgspec.msgpack.Decoder(PageEntry)
+_DECODER = msgspec.msgpack.Decoder(_StoredEntry)
+_FILES_DECODER = msgspec.msgpack.Decoder(list[DistFile] | None)
+
+
+class StoredPage:
+    """A cached page as read: its policy at once, its files only when asked for.
+
+    On an index that sends no validators every stored page is stale, so deciding that
+    must not cost decoding thousands of files (uv checks its policy without
+    deserialising the page either). The files are decoded at most once.
+    """
+
+    def __init__(self, policy: CachePolicy, raw: msgspec.Raw, index_url: str,
+                 path: Path, body_sha256: str | None = None) -> None:
+        self.policy = policy
+        self.body_sha256 = body_sha256
+        self._raw = raw
+        self._index_url = index_url
+        self._path = path
+        self._files: list[DistFile] | None = None
+        self._decoded = False
+
+    @property
+    def files(self) -> list[DistFile] | None:
+        if not self._decoded:
+            try:
+                files = _FILES_DECODER.decode(self._raw)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                PageCache._unlink(self._path)
+                raise IndexError_(
+                    f"the cached page {self._path} is damaged ({exc}); it has been removed",
+                    hint="run the command again to fetch the page anew",
+                ) from None
+            if files is not None and _userinfo(self._index_url):
+                files = _with_credentials(files, self._index_url)
+            self._files = files
+            self._decoded = True
+        return self._files
 
 
 def _userinfo(url: str) -> str:
@@ -73,7 +122,7 @@ class PageCache:
             name = "_" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
         return self._root / digest / f"{name}.msgpack"
 
-    def load(self, index_url: str, name: str, url: str) -> PageEntry | None:
+    def load(self, index_url: str, name: str, url: str) -> StoredPage | None:
         """The stored entry for `url` (the page URL), or None when missing or damaged."""
         path = self.path(index_url, name)
         try:
@@ -93,9 +142,7 @@ class PageCache:
             log.debug("Cache entry %s is for %s, not %s; ignoring it", path,
                       entry.policy.url, redact_url(url))
             return None
-        if entry.files is not None and _userinfo(index_url):
-            entry.files = _with_credentials(entry.files, index_url)
-        return entry
+        return StoredPage(entry.policy, entry.files, index_url, path, entry.body_sha256)
 
     def store(self, index_url: str, name: str, entry: PageEntry) -> None:
         """Write `entry` atomically (a failure to write is logged, never fatal)."""
@@ -106,6 +153,14 @@ class PageCache:
             write_atomic(path, _ENCODER.encode(entry))
         except OSError as exc:
             log.debug("Cannot write cache entry %s: %s", path, exc)
+
+    def restore(self, index_url: str, name: str, policy: CachePolicy, page: StoredPage) -> None:
+        """Store a new policy beside a stored page's files, without decoding them."""
+        entry = _StoredEntry(policy, page._raw, page.body_sha256)
+        try:
+            write_atomic(self.path(index_url, name), _ENCODER.encode(entry))
+        except OSError as exc:
+            log.debug("Cannot write cache entry %s: %s", self.path(index_url, name), exc)
 
     def remove(self, index_url: str, name: str) -> None:
         self._unlink(self.path(index_url, name))

@@ -17,6 +17,7 @@ settings (`--refresh`, `--refresh-package`, `--offline`); see `_fetch_project_pa
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -199,10 +200,24 @@ class IndexSources:
                         "cached, fresh" if result.fresh else "cached, revalidated")
             return stored.files
         assert result.response is not None
+        digest = hashlib.sha256(result.response.body).hexdigest()
+        if (
+            stored is not None
+            and stored.body_sha256 == digest
+            and result.response.status == 200
+            and result.policy is not None
+        ):
+            # The same bytes as last time parse to the same files: skip parsing. The new
+            # policy is worth storing only if it can ever make the entry fresh or
+            # revalidatable; the files are re-stored as they are, undecoded.
+            if _can_answer_later(result.policy.response_headers):
+                self.pages.restore(index_url, name, result.policy, stored)
+            self._found(stored.files, index_url, name, started, "refetched, unchanged")
+            return stored.files
         files = self._parse(result.response, index_url, name, started,
                             "refetched" if stored is not None else "fetched")
         if result.policy is not None:
-            self.pages.store(index_url, name, PageEntry(result.policy, files))
+            self.pages.store(index_url, name, PageEntry(result.policy, files, digest))
         elif stored is not None:
             self.pages.remove(index_url, name)
         return files
@@ -237,3 +252,14 @@ class IndexSources:
                     for f in find_links_files(location, self.client)
                 ]
             return self._find_links_files
+
+
+def _can_answer_later(headers: dict[str, str]) -> bool:
+    """Whether a response carries freshness or validators (else it is always stale)."""
+    control = headers.get("cache-control", "").lower()
+    return (
+        "max-age" in control
+        or "etag" in headers
+        or "last-modified" in headers
+        or "expires" in headers
+    )
