@@ -49,7 +49,7 @@ def apply_plan(
     compile_bytecode = bytecode_requested(getattr(options, "compile_bytecode", None))
     if compile_bytecode:
         check_invalidation_mode()
-    created: list[Path] = []
+    created: list[str] = []
     link_support: LinkSupport = {}  # what the filesystems can do, found out once
     site = Path(scheme["purelib"])
     site.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,7 @@ def apply_plan(
                     transaction=transaction,
                     link_support=link_support,
                 )
-                created.extend(installed.paths)
+                created.extend(installed.created)
         if compile_bytecode:
             _compile(env, scheme, created, printer)
 
@@ -103,7 +103,7 @@ def _changed_meanwhile(
 
 
 def _compile(
-    env: InterpreterInfo, scheme: dict[str, str], created: list[Path], printer: Printer
+    env: InterpreterInfo, scheme: dict[str, str], created: list[str], printer: Printer
 ) -> None:
     """`--compile-bytecode`: the new `.py` files, compiled by the target interpreter."""
     from wherry.install.compile import compile_bytecode, python_files

@@ -55,9 +55,14 @@ class InstalledFiles:
     """What an install created: the dist-info and every file and directory made."""
 
     dist_info: Path
-    paths: list[Path]
+    created: list[str]
     overwritten: list[Path] = field(default_factory=list)
     link_mode: LinkMode = DEFAULT_LINK_MODE
+
+    @property
+    def paths(self) -> list[Path]:
+        """`created` as `Path`s, built only when asked for: an install makes thousands."""
+        return [Path(p) for p in self.created]
 
 
 @dataclass(frozen=True)
@@ -460,7 +465,7 @@ def install_wheel(
         log.debug("%s replaced %d existing file(s)", filename, len(overwritten))
     return InstalledFiles(
         dist_info=Path(target_info),
-        paths=[Path(p) for p in created],
+        created=[os.fspath(p) for p in created],
         overwritten=overwritten,
         link_mode=used_mode,
     )
