@@ -10,7 +10,7 @@ from wherry.cli.options import (
     add_installer_options,
     add_python_options,
     installer_options,
-    network_settings,
+    source_options,
 )
 
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
@@ -79,14 +79,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         requirements=list(args.packages),
         requirement_files=list(args.requirement),
         constraint_files=list(args.constraint),
-        python=args.python,
-        system=args.system,
-        break_system_packages=args.break_system_packages,
-        index_url=args.index_url,
-        extra_index_urls=list(args.extra_index_url),
-        find_links=list(args.find_links),
-        no_index=args.no_index,
-        index_strategy=args.index_strategy,
         no_deps=args.no_deps,
         dry_run=args.dry_run,
         upgrade=args.upgrade,
@@ -96,7 +88,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         link_mode=args.link_mode,
         python_platform=args.python_platform,
         python_version=args.python_version,
-        network=network_settings(args),
+        **source_options(args),
         **installer_options(args),
     )
     install(options, ctx.cache, ctx.printer)

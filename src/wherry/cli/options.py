@@ -156,3 +156,19 @@ def network_settings(args: argparse.Namespace) -> NetworkSettings:
         keyring_provider=getattr(args, "keyring_provider", "disabled"),
         exclude_newer=getattr(args, "exclude_newer", None),
     )
+
+
+def source_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The `InstallOptions` keywords of the python and index option groups and the
+    network options: what every command that resolves and installs shares."""
+    return {
+        "python": args.python,
+        "system": args.system,
+        "break_system_packages": args.break_system_packages,
+        "index_url": args.index_url,
+        "extra_index_urls": list(args.extra_index_url),
+        "find_links": list(args.find_links),
+        "no_index": args.no_index,
+        "index_strategy": args.index_strategy,
+        "network": network_settings(args),
+    }

@@ -11,7 +11,7 @@ from wherry.cli.options import (
     add_installer_options,
     add_python_options,
     installer_options,
-    network_settings,
+    source_options,
 )
 
 TYPE_CHECKING = False
@@ -59,14 +59,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     options = SyncOptions(
         requirement_files=list(args.src_file),
         constraint_files=list(args.constraint),
-        python=args.python,
-        system=args.system,
-        break_system_packages=args.break_system_packages,
-        index_url=args.index_url,
-        extra_index_urls=list(args.extra_index_url),
-        find_links=list(args.find_links),
-        no_index=args.no_index,
-        index_strategy=args.index_strategy,
         dry_run=args.dry_run,
         reinstall=args.reinstall,
         reinstall_packages=list(args.reinstall_package),
@@ -74,7 +66,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         python_platform=args.python_platform,
         python_version=args.python_version,
         allow_empty_requirements=args.allow_empty_requirements,
-        network=network_settings(args),
+        **source_options(args),
         **installer_options(args),
     )
     sync(options, ctx.cache, ctx.printer)

@@ -136,9 +136,9 @@ def gather_requirements(options: InstallOptions) -> RequirementsSpec:
     return spec
 
 
-def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Change]:
-    """Install the requested packages into the target environment; return the changes."""
-    start = time.perf_counter()
+def prepare_environment(options: InstallOptions, cache: Cache) -> InterpreterInfo:
+    """The environment a modifying command acts on, with the options checked that must
+    fail even when there turns out to be nothing to do."""
     env = target_environment(
         options.python, cache, system=options.system,
         break_system_packages=options.break_system_packages,
@@ -146,10 +146,16 @@ def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Cha
     )
     log.debug("Using Python %s environment at: %s", env.full_version, env.prefix)
     if options.network.exclude_newer is not None:
-        # Checked before the no-op answer, so a bad value is an error on every path.
         from wherry.resolve.candidates import parse_exclude_newer
 
         parse_exclude_newer(options.network.exclude_newer)
+    return env
+
+
+def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Change]:
+    """Install the requested packages into the target environment; return the changes."""
+    start = time.perf_counter()
+    env = prepare_environment(options, cache)
     from wherry.commands import noop
 
     audited = noop.check(options, env, cache)

@@ -12,10 +12,15 @@ import time
 from pathlib import Path
 
 from wherry.cache.layout import Cache
-from wherry.commands.environment import site_dirs, target_environment
-from wherry.commands.install import Change, InstallOptions, gather_requirements
+from wherry.commands.environment import site_dirs
+from wherry.commands.install import (
+    Change,
+    InstallOptions,
+    gather_requirements,
+    prepare_environment,
+)
 from wherry.errors import RequirementError
-from wherry.output import Printer, format_duration, log
+from wherry.output import Printer, format_duration
 from wherry.python.info import InterpreterInfo
 
 TYPE_CHECKING = False
@@ -67,16 +72,7 @@ def retained_seed_packages(env: InterpreterInfo) -> set[str]:
 def sync(options: SyncOptions, cache: Cache, printer: Printer) -> list[Change]:
     """Make the target environment match the requirements files exactly."""
     start = time.perf_counter()
-    env = target_environment(
-        options.python, cache, system=options.system,
-        break_system_packages=options.break_system_packages,
-        target=options.target, prefix=options.prefix,
-    )
-    log.debug("Using Python %s environment at: %s", env.full_version, env.prefix)
-    if options.network.exclude_newer is not None:
-        from wherry.resolve.candidates import parse_exclude_newer
-
-        parse_exclude_newer(options.network.exclude_newer)
+    env = prepare_environment(options, cache)
     spec = gather_requirements(options)
     if not spec.requirements and not options.allow_empty_requirements:
         files = ", ".join(f"`{p}`" for p in options.requirement_files)
