@@ -6,44 +6,26 @@ traceback, and an environment left exactly as it was.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support import MakeIndex, Result, RunWherry
+from tests.support.environments import make_venv, site_packages, tree_state
 from tests.support.index_server import IndexServer
 from tests.support.packages import Wheelhouse
 
 
 @pytest.fixture
 def venv(tmp_path: Path, run_wherry: RunWherry) -> Path:
-    path = tmp_path / "envs" / "main"
-    result = run_wherry("venv", path, "--python", sys.executable)
-    assert result.ok, result
-    return path
+    return make_venv(run_wherry, tmp_path / "envs" / "main")
 
 
-def site_packages(venv: Path) -> Path:
-    return next(venv.glob("lib/python3.*/site-packages"))
 
 
-def tree_state(venv: Path) -> dict[str, str]:
-    """Every file under the venv with a digest of its content, to compare before/after."""
-    state: dict[str, str] = {}
-    for root, _dirs, files in os.walk(venv):
-        for name in files:
-            path = Path(root) / name
-            if path.name == ".lock":
-                continue
-            rel = str(path.relative_to(venv))
-            state[rel] = "link" if path.is_symlink() else hashlib.sha256(
-                path.read_bytes()).hexdigest()
-    return state
 
 
 def assert_clean_error(result: Result, *phrases: str, code: int = 1) -> None:

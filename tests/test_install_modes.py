@@ -7,7 +7,6 @@ few in-process checks of `install/link.py` where a failure has to be forced.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import MakeIndex, Result, RunWherry
+from tests.support.environments import site_packages, tree_state
 from tests.support.index_server import IndexServer
 from tests.support.packages import Wheelhouse
 from wherry.install import link as link_module
@@ -28,24 +28,8 @@ PYENV = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions
 BIG_FILES = 2000
 
 
-def site_packages(prefix: Path) -> Path:
-    return next(prefix.glob("lib/python3.*/site-packages"))
 
 
-def tree_state(root: Path) -> dict[str, str]:
-    """Every file and directory under `root` (but the lock) with a digest of its content."""
-    state: dict[str, str] = {}
-    for current, dirs, files in os.walk(root):
-        for name in dirs:
-            state[os.path.relpath(os.path.join(current, name), root)] = "dir"
-        for name in files:
-            path = Path(current) / name
-            if name == ".lock":
-                continue
-            rel = str(path.relative_to(root))
-            state[rel] = ("link:" + os.readlink(path)) if path.is_symlink() else (
-                hashlib.sha256(path.read_bytes()).hexdigest())
-    return state
 
 
 def assert_consistent(site: Path) -> None:
@@ -329,12 +313,12 @@ def test_no_compile_bytecode_flag_and_bad_invalidation_mode(
                      env={"WHERRY_COMPILE_BYTECODE": "1"})
     assert result.ok, result
     assert not (site_packages(venv) / "beta" / "__pycache__").exists()
-    before = tree_state(venv)
+    before = tree_state(venv, directories=True)
     bad = install(run_wherry, venv, index, "bcmod", "--compile-bytecode",
                   env={"PYC_INVALIDATION_MODE": "sometimes"})
     assert bad.returncode == 2, bad
     assert "PYC_INVALIDATION_MODE" in bad.stderr
-    assert tree_state(venv) == before
+    assert tree_state(venv, directories=True) == before
 
 
 # -- --target and --prefix -------------------------------------------------------------------
@@ -416,7 +400,7 @@ def test_sigkill_mid_install_is_undone_by_the_next_command(
 ) -> None:
     assert install(run_wherry, venv, index, "big==1.0").ok
     site = site_packages(venv)
-    before = tree_state(venv)
+    before = tree_state(venv, directories=True)
     # Warm the cache with big 2.0 elsewhere, so the killed run reaches the install quickly.
     warm = run_wherry("pip", "install", "big==2.0", "--target", venv.parent / "warm",
                       "--python", venv, "--index-url", index.url)
@@ -443,14 +427,14 @@ def test_sigkill_mid_install_is_undone_by_the_next_command(
     if not killed_mid_way:
         pytest.skip("the install finished before it could be killed")
     assert process.returncode == -signal.SIGKILL
-    assert tree_state(venv) != before  # really half-done
+    assert tree_state(venv, directories=True) != before  # really half-done
     assert list(venv.glob(".wherry-stash-*"))
     # The next command (here a satisfied install, which never reaches the install step)
     # takes the lock and undoes the leftovers first.
     again = install(run_wherry, venv, index, "big==1.0")
     assert again.ok, again
     assert "Audited 1 package" in again.stderr, again
-    assert tree_state(venv) == before
+    assert tree_state(venv, directories=True) == before
 
 
 def test_journal_recovery_in_process(tmp_path: Path) -> None:
@@ -458,7 +442,7 @@ def test_journal_recovery_in_process(tmp_path: Path) -> None:
     (root / "pkg").mkdir(parents=True)
     (root / "pkg" / "old.py").write_text("old")
     (root / "keep.txt").write_text("keep")
-    before = tree_state(root)
+    before = tree_state(root, directories=True)
     stash = Path(os.path.join(root, ".wherry-stash-test"))
     transaction = Transaction(stash)
     transaction.remove([root / "pkg" / "old.py"])
@@ -467,15 +451,15 @@ def test_journal_recovery_in_process(tmp_path: Path) -> None:
     new_dir.mkdir()
     new_file.write_text("new")
     # ... and the process dies here: no commit, no rollback.
-    assert tree_state(root) != before
+    assert tree_state(root, directories=True) != before
     assert recover_interrupted(root) == 1
-    assert tree_state(root) == before
+    assert tree_state(root, directories=True) == before
     # A stash without a journal (a commit cut short) is only deleted.
     leftover = root / ".wherry-stash-done"
     leftover.mkdir()
     (leftover / "3").write_text("stale")
     assert recover_interrupted(root) == 1
-    assert tree_state(root) == before
+    assert tree_state(root, directories=True) == before
 
 
 def test_concurrent_installs_into_one_environment_serialize(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator, Mapping
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ import msgspec
 import pytest
 
 from tests.support import MakeIndex, Result, RunWherry
+from tests.support.environments import make_venv, tree_state
 from tests.support.index_server import IndexServer
 from tests.support.packages import Wheelhouse
 from wherry.cache.layout import Cache
@@ -391,15 +391,8 @@ def test_offline_uses_stale_pages_and_fails_clearly_when_missing(
 
 # -- --offline end to end ------------------------------------------------------------------
 
-def _tree(venv: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(venv)): (b"" if p.is_symlink() else p.read_bytes())
-            for p in venv.rglob("*") if p.is_file() and p.name != ".lock"}
 
 
-def _venv(run_wherry: RunWherry, path: Path) -> Path:
-    made = run_wherry("venv", path, "--python", sys.executable)
-    assert made.ok, made
-    return path
 
 
 def _install(run_wherry: RunWherry, venv: Path, index_url: str, *args: str) -> Result:
@@ -414,11 +407,11 @@ def served(wheelhouse: Wheelhouse, make_index: MakeIndex) -> IndexServer:
 
 def test_offline_install_from_a_warm_cache(run_wherry: RunWherry, tmp_path: Path,
                                            served: IndexServer) -> None:
-    warm = _install(run_wherry, _venv(run_wherry, tmp_path / "one"), served.url, "alpha")
+    warm = _install(run_wherry, make_venv(run_wherry, tmp_path / "one"), served.url, "alpha")
     assert warm.ok, warm
     index_url = served.url
     served.stop()  # any request now fails
-    venv = _venv(run_wherry, tmp_path / "two")
+    venv = make_venv(run_wherry, tmp_path / "two")
     result = _install(run_wherry, venv, index_url, "alpha", "--offline")
     assert result.ok, result
     assert " + alpha==1.0" in result.stderr and " + beta==1.0" in result.stderr
@@ -427,8 +420,8 @@ def test_offline_install_from_a_warm_cache(run_wherry: RunWherry, tmp_path: Path
 
 def test_offline_install_with_a_cold_cache_fails_cleanly(
         run_wherry: RunWherry, tmp_path: Path, served: IndexServer) -> None:
-    venv = _venv(run_wherry, tmp_path / "env")
-    before = _tree(venv)
+    venv = make_venv(run_wherry, tmp_path / "env")
+    before = tree_state(venv)
     result = run_wherry("pip", "install", "--python", venv, "--index-url", served.url,
                         "alpha", "--offline")
     assert result.returncode == 1, result
@@ -437,16 +430,16 @@ def test_offline_install_with_a_cold_cache_fails_cleanly(
     assert "is not in the cache and --offline was given" in result.stderr, result
     assert "hint: run the command once without --offline" in result.stderr, result
     assert served.requests == []
-    assert _tree(venv) == before
+    assert tree_state(venv) == before
 
 
 def test_refresh_package_on_the_command_line(run_wherry: RunWherry, tmp_path: Path,
                                              served: IndexServer) -> None:
     served.cache_headers = True
-    warm = _install(run_wherry, _venv(run_wherry, tmp_path / "one"), served.url, "alpha")
+    warm = _install(run_wherry, make_venv(run_wherry, tmp_path / "one"), served.url, "alpha")
     assert warm.ok, warm
     served.reset_log()
-    again = _install(run_wherry, _venv(run_wherry, tmp_path / "two"), served.url, "alpha",
+    again = _install(run_wherry, make_venv(run_wherry, tmp_path / "two"), served.url, "alpha",
                      "--refresh-package", "Alpha")
     assert again.ok, again
     assert page_requests(served) == [("/simple/alpha/", "conditional")]

@@ -86,6 +86,17 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:.2f}s"
 
 
+def counted(count: int, noun: str = "package") -> str:
+    """`1 package`, `3 packages`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def timed(verb: str, count: int, start: float, noun: str = "package") -> str:
+    """A summary line in uv's shape, `Resolved 3 packages in 12ms`, timed from `start`
+    (a `time.perf_counter()` reading)."""
+    return f"{verb} {counted(count, noun)} in {format_duration(time.perf_counter() - start)}"
+
+
 class Printer:
     """Where a command's user-facing lines go; `quiet` hides summaries, not results."""
 

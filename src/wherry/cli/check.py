@@ -28,14 +28,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     from wherry.commands.check import check_environment
     from wherry.commands.inspect import environment_distributions
-    from wherry.output import format_duration
+    from wherry.output import timed
 
     start = time.perf_counter()
     env, found = environment_distributions(args.python, ctx.cache, system=args.system)
     problems = check_environment(found, env.markers, env.full_version)
     count = sum(len(dists) for dists in found.values())
-    ctx.printer.summary(f"Checked {count} package{'s' if count != 1 else ''} in "
-                        f"{format_duration(time.perf_counter() - start)}")
+    ctx.printer.summary(timed("Checked", count, start))
     if not problems:
         ctx.printer.summary("All installed packages are compatible")
         return 0

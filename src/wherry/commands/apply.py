@@ -107,12 +107,9 @@ def _compile(
 ) -> None:
     """`--compile-bytecode`: the new `.py` files, compiled by the target interpreter."""
     from wherry.install.compile import compile_bytecode, python_files
-    from wherry.output import format_duration
+    from wherry.output import timed
 
     start = time.perf_counter()
     files = python_files(created, {scheme["purelib"], scheme["platlib"]})
     count = compile_bytecode(env.executable, files)
-    printer.summary(
-        f"Bytecode compiled {count} file{'s' if count != 1 else ''} in "
-        f"{format_duration(time.perf_counter() - start)}"
-    )
+    printer.summary(timed("Bytecode compiled", count, start, "file"))

@@ -8,7 +8,7 @@ from pathlib import Path
 from wherry.cache.layout import Cache
 from wherry.commands.environment import site_dirs, target_environment
 from wherry.errors import RequirementError
-from wherry.output import Printer, format_duration, log
+from wherry.output import Printer, log, timed
 from wherry.python.info import InterpreterInfo
 from wherry.settings import NetworkSettings
 
@@ -160,19 +160,23 @@ def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Cha
 
     audited = noop.check(options, env, cache)
     if audited is not None:
-        printer.summary(
-            f"Audited {audited} package{'s' if audited != 1 else ''} in "
-            f"{format_duration(time.perf_counter() - start)}"
-        )
+        printer.summary(timed("Audited", audited, start))
         return []
     spec = gather_requirements(options)
     if not spec.requirements:
         raise RequirementError(
             "no requirements given", hint="name packages to install, or pass `-r FILE`"
         )
+    settings = index_settings(options, spec)
+    return install_into(env, spec, settings, cache, printer, options, start=start)
+
+
+def index_settings(options: InstallOptions, spec: RequirementsSpec) -> IndexSettings:
+    """The index settings of the command line merged with those of the requirements files
+    (and every other source: `settings.resolve_index_settings`)."""
     from wherry.settings import resolve_index_settings
 
-    settings = resolve_index_settings(
+    return resolve_index_settings(
         cli_index_url=options.index_url,
         cli_extra_index_urls=options.extra_index_urls,
         cli_find_links=options.find_links,
@@ -183,7 +187,6 @@ def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Cha
         file_find_links=spec.find_links,
         file_no_index=spec.no_index,
     )
-    return install_into(env, spec, settings, cache, printer, options, start=start)
 
 
 def install_into(
@@ -210,20 +213,14 @@ def install_into(
         if closure is not None:
             noop.record(options, env, cache, spec, dirs, closure)
             count = len(closure)
-            printer.summary(
-                f"Audited {count} package{'s' if count != 1 else ''} in "
-                f"{format_duration(time.perf_counter() - start)}"
-            )
+            printer.summary(timed("Audited", count, start))
             return []
     from wherry.commands.pipeline import execute_plan, plan_changes, resolve_for
 
     resolution, client = resolve_for(target, spec, settings, cache, installed, options)
     try:
         count = len(resolution.pins)
-        printer.summary(
-            f"Resolved {count} package{'s' if count != 1 else ''} in "
-            f"{format_duration(time.perf_counter() - start)}"
-        )
+        printer.summary(timed("Resolved", count, start))
         requested = {item.name for item in spec.requirements}
         plan = plan_changes(resolution, installed, requested, reinstall=options.reinstalls)
         changes = execute_plan(env, plan, cache, client, printer, options)

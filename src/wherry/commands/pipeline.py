@@ -19,7 +19,7 @@ from wherry.http.client import HttpClient
 from wherry.index.metadata import wheel_metadata
 from wherry.index.sources import IndexSources
 from wherry.install.site import InstalledDist
-from wherry.output import Printer, format_duration, log
+from wherry.output import Printer, counted, log, timed
 from wherry.platform.targets import Target
 from wherry.python.info import InterpreterInfo
 from wherry.requirements.parse import RequirementsSpec, SourcedRequirement, parse_requirement
@@ -211,41 +211,28 @@ def execute_plan(
             printer.summary("Would make no changes")
         else:
             if plan.remove:
-                printer.summary(f"Would uninstall {_packages(len(plan.remove))}")
+                printer.summary(f"Would uninstall {counted(len(plan.remove))}")
             if plan.install:
-                printer.summary(f"Would install {_packages(len(plan.install))}")
+                printer.summary(f"Would install {counted(len(plan.install))}")
             for change in changes:
                 printer.summary(change.line())
         return changes
     if plan.is_empty:
-        printer.summary(f"Audited {_packages(len(plan.keep))} in "
-                        f"{format_duration(time.perf_counter() - start)}")
+        printer.summary(timed("Audited", len(plan.keep), start))
         return []
     from wherry.commands.apply import apply_plan
     from wherry.commands.prepare import prepare_wheel
 
     archives = client.map(lambda c: prepare_wheel(c.wheel, cache, client), plan.install)
     if plan.install:
-        printer.summary(
-            f"Prepared {_packages(len(plan.install))} "
-            f"in {format_duration(time.perf_counter() - start)}"
-        )
+        printer.summary(timed("Prepared", len(plan.install), start))
     start = time.perf_counter()
     apply_plan(env, plan, list(zip(plan.install, archives, strict=True)), printer, options)
     if plan.remove:
-        printer.summary(
-            f"Uninstalled {_packages(len(plan.remove))} "
-            f"in {format_duration(time.perf_counter() - start)}"
-        )
+        printer.summary(timed("Uninstalled", len(plan.remove), start))
     if plan.install:
-        printer.summary(
-            f"Installed {_packages(len(plan.install))} "
-            f"in {format_duration(time.perf_counter() - start)}"
-        )
+        printer.summary(timed("Installed", len(plan.install), start))
     for change in changes:
         printer.summary(change.line())
     return changes
 
-
-def _packages(count: int) -> str:
-    return f"{count} package{'s' if count != 1 else ''}"

@@ -17,10 +17,11 @@ from wherry.commands.install import (
     Change,
     InstallOptions,
     gather_requirements,
+    index_settings,
     prepare_environment,
 )
 from wherry.errors import RequirementError
-from wherry.output import Printer, format_duration
+from wherry.output import Printer, timed
 from wherry.python.info import InterpreterInfo
 
 TYPE_CHECKING = False
@@ -91,24 +92,9 @@ def sync(options: SyncOptions, cache: Cache, printer: Printer) -> list[Change]:
     if options.keeps_installed:
         audited = _already_exact(spec, installed, target.markers, retain)
         if audited is not None:
-            printer.summary(
-                f"Audited {audited} package{'s' if audited != 1 else ''} in "
-                f"{format_duration(time.perf_counter() - start)}"
-            )
+            printer.summary(timed("Audited", audited, start))
             return []
-    from wherry.settings import resolve_index_settings
-
-    settings = resolve_index_settings(
-        cli_index_url=options.index_url,
-        cli_extra_index_urls=options.extra_index_urls,
-        cli_find_links=options.find_links,
-        cli_no_index=options.no_index,
-        cli_index_strategy=options.index_strategy,
-        file_index_url=spec.index_url,
-        file_extra_index_urls=spec.extra_index_urls,
-        file_find_links=spec.find_links,
-        file_no_index=spec.no_index,
-    )
+    settings = index_settings(options, spec)
     from wherry.commands.pipeline import Plan, execute_plan, plan_changes, resolve_for
 
     requested = {item.name for item in spec.requirements}
@@ -121,10 +107,7 @@ def sync(options: SyncOptions, cache: Cache, printer: Printer) -> list[Change]:
         resolution, client = Resolution({}), HttpClient(offline=True)
     try:
         count = len(resolution.pins)
-        printer.summary(
-            f"Resolved {count} package{'s' if count != 1 else ''} in "
-            f"{format_duration(time.perf_counter() - start)}"
-        )
+        printer.summary(timed("Resolved", count, start))
         plan: Plan = plan_changes(resolution, installed, requested,
                                   reinstall=options.reinstalls, exact=True, retain=retain)
         return execute_plan(env, plan, cache, client, printer, options)

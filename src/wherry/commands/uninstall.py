@@ -25,7 +25,7 @@ from wherry.install.lock import environment_lock
 from wherry.install.site import InstalledDist, canonicalize_name, scan_site_packages
 from wherry.install.transaction import Transaction
 from wherry.install.uninstall import plan_uninstall
-from wherry.output import Printer, format_duration, log
+from wherry.output import Printer, counted, log, timed
 from wherry.requirements.parse import RequirementsSpec, parse_requirement, read_requirements_file
 
 #: wherry's direct dependencies, for when wherry itself is not an installed distribution
@@ -175,9 +175,8 @@ def uninstall(
         for link in link_targets
     ]
     count = len(removed)
-    plural = "s" if count != 1 else ""
     if dry_run:
-        printer.summary(f"Would uninstall {count} package{plural}")
+        printer.summary(f"Would uninstall {counted(count)}")
     else:
         prefix = Path(env.prefix)
         with environment_lock(
@@ -191,10 +190,7 @@ def uninstall(
                     transaction.remove(paths)
                 for link in link_targets:
                     _remove_egg_link(link, transaction)
-        printer.summary(
-            f"Uninstalled {count} package{plural} in "
-            f"{format_duration(time.perf_counter() - start)}"
-        )
+        printer.summary(timed("Uninstalled", count, start))
     for name, version in sorted(removed):
         printer.summary(f" - {name}=={version}")
     return targets
