@@ -469,3 +469,54 @@ def test_unchanged_bytes_are_not_parsed_again(
     changed = lookup(two, client, cache, "y")
     assert "y-3.0-py3-none-any.whl" in changed[0] and len(parsed) == 1
     assert lookup(two, client, cache, "y", offline=True) == changed
+
+
+# -- remote find-links pages ---------------------------------------------------------------
+
+def _find_links_lookup(server: IndexServer, client: HttpClient, cache: Cache, name: str,
+                       **network: bool) -> list[str]:
+    sources = IndexSources([], [server.find_links_url], client, cache=cache,
+                           network=NetworkSettings(**network))  # type: ignore[arg-type]
+    return sorted(f.filename for f in sources.files_for(name))
+
+
+def _find_links_requests(server: IndexServer) -> list[str]:
+    return ["conditional" if "if-none-match" in r.headers else "plain"
+            for r in server.requests if r.path == "/files/"]
+
+
+def test_remote_find_links_pages_are_cached_and_revalidated(
+        two: IndexServer, client: HttpClient, cache: Cache) -> None:
+    first = _find_links_lookup(two, client, cache, "y")
+    assert first == ["y-1.0-py3-none-any.whl", "y-2.0-py3-none-any.whl"]
+    assert _find_links_requests(two) == ["plain"]
+    two.reset_log()
+    # Fresh (max-age=600): answered from the cache without a request.
+    assert _find_links_lookup(two, client, cache, "y") == first
+    assert _find_links_requests(two) == []
+    # --refresh revalidates: a conditional request, answered 304, same files.
+    assert _find_links_lookup(two, client, cache, "y", refresh=True) == first
+    assert _find_links_requests(two) == ["conditional"]
+    # --offline serves the stored page without touching the network.
+    two.reset_log()
+    age_entry(cache, two.find_links_url, "_find-links", 10 * 86400)
+    assert _find_links_lookup(two, client, cache, "x", offline=True) == [
+        "x-1.0-py3-none-any.whl"]
+    assert two.requests == []
+
+
+def test_remote_find_links_page_offline_without_cache_fails_clearly(
+        two: IndexServer, client: HttpClient, cache: Cache) -> None:
+    with pytest.raises(NetworkError) as caught:
+        _find_links_lookup(two, client, cache, "x", offline=True)
+    assert "/files/" in caught.value.message and "--offline" in caught.value.message
+    assert two.requests == []
+
+
+def test_remote_find_links_page_without_validators_is_refetched(
+        wheelhouse: Wheelhouse, make_index: MakeIndex, client: HttpClient,
+        cache: Cache) -> None:
+    server = make_index([wheelhouse.wheel("x", "1.0")])
+    assert _find_links_lookup(server, client, cache, "x") == ["x-1.0-py3-none-any.whl"]
+    assert _find_links_lookup(server, client, cache, "x") == ["x-1.0-py3-none-any.whl"]
+    assert _find_links_requests(server) == ["plain", "plain"]

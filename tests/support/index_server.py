@@ -513,8 +513,15 @@ class _Handler(BaseHTTPRequestHandler):
             for d in dists
         )
         page = f"<!DOCTYPE html>\n<html>\n  <body>\n{links}  </body>\n</html>\n"
+        body = page.encode("utf-8")
         headers = {"Content-Type": "text/html; charset=utf-8"}
-        self._send(200, page.encode("utf-8"), headers, head=head)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        fresh, cache = self._cache_validators(etag, max((d.mtime for d in dists), default=0.0))
+        headers.update(cache)
+        if fresh:
+            self._send(304, b"", headers, head=head)
+            return
+        self._send(200, body, headers, head=head)
 
     def _project_page(self, project: str, head: bool) -> None:
         owner = self.server.owner

@@ -19,7 +19,16 @@ from wherry.index.models import DistFile
 from wherry.index.simple import filename_of_url, is_dist_filename, parse_html_page
 from wherry.output import log
 
-_HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+FIND_LINKS_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+
+
+def is_remote_page(location: str) -> bool:
+    """Whether `location` is an http(s) page to list (not a single remote dist file)."""
+    try:
+        scheme = urlsplit(location).scheme.lower()
+    except ValueError:
+        return False
+    return scheme in ("http", "https") and not is_dist_filename(filename_of_url(location))
 
 
 def list_directory(directory: Path, index_url: str) -> list[DistFile]:
@@ -51,7 +60,7 @@ def find_links_files(location: str, client: HttpClient) -> list[DistFile]:
         if is_dist_filename(filename):
             return [DistFile(filename=filename, url=location.split("#", 1)[0],
                              index_url=location)]
-        response = client.get(location, headers={"Accept": _HTML_ACCEPT})
+        response = client.get(location, headers={"Accept": FIND_LINKS_ACCEPT})
         files = parse_html_page(response.body, response.url, location)
         log.debug("Found %d files on find-links page %s", len(files), redact(location))
         return files

@@ -29,7 +29,11 @@ from wherry.cache.layout import Cache
 from wherry.errors import IndexError_, NetworkError, UsageError
 from wherry.http.cache_policy import cached_get
 from wherry.http.client import HttpClient, Response, redact
-from wherry.index.find_links import find_links_files
+from wherry.index.find_links import (
+    FIND_LINKS_ACCEPT,
+    find_links_files,
+    is_remote_page,
+)
 from wherry.index.models import DistFile
 from wherry.index.page_cache import PageCache, PageEntry
 from wherry.index.simple import ACCEPT, filename_matches, normalize_name, parse_page
@@ -37,6 +41,9 @@ from wherry.output import log
 from wherry.settings import NetworkSettings
 
 STRATEGIES = ("first-index", "unsafe-first-match", "unsafe-best-match")
+
+#: The page-cache entry name of a remote find-links page (its folder is the page URL's).
+FIND_LINKS_ENTRY = "_find-links"
 
 
 def project_url(index_url: str, name: str) -> str:
@@ -166,10 +173,7 @@ class IndexSources:
         """The files on `name`'s page of one index; None when the index answers 404.
 
         `file://` indexes are read every time (as uv: reading is as cheap as the cache).
-        Other pages go through the page cache under RFC 9111 (`cached_get`): a fresh
-        entry answers without a request, a stale one is revalidated (304 keeps the stored
-        files), `--refresh`/`--refresh-package` force that revalidation, and `--offline`
-        answers from the cache whatever its age, or fails.
+        Other pages go through the page cache: see `_fetch_cached`.
         """
         url = project_url(index_url, name)
         started = time.perf_counter()
@@ -177,21 +181,32 @@ class IndexSources:
             response = self.client.get(url + "index.html", headers={"Accept": ACCEPT},
                                        allow_status=(200, 404))
             return self._parse(response, index_url, name, started, "read")
+        return self._fetch_cached(index_url, name, url, ACCEPT, self.network.refreshes(name),
+                                  started)
+
+    def _fetch_cached(self, index_url: str, name: str, url: str, accept: str, refresh: bool,
+                      started: float) -> list[DistFile] | None:
+        """A page through the simple-page cache under RFC 9111 (`cached_get`).
+
+        A fresh entry answers without a request, a stale one is revalidated (304 keeps the
+        stored files), `refresh` forces that revalidation, and `--offline` answers from the
+        cache whatever its age, or fails. Project pages and remote find-links pages share
+        this path; `name` is the entry's name under the index's folder.
+        """
         stored = self.pages.load(index_url, name, url) if self.pages is not None else None
         if self.network.offline:
             if stored is None:
                 raise NetworkError(
-                    f"The project page of {name} on {redact(index_url)} is not in the cache "
-                    "and --offline was given",
+                    f"The page {redact(url)} is not in the cache and --offline was given",
                     hint="run the command once without --offline to fill the cache")
             self._found(stored.files, index_url, name, started, "cached, --offline")
             return stored.files
         if self.pages is None:
-            response = self.client.get(url, headers={"Accept": ACCEPT}, allow_status=(200, 404))
+            response = self.client.get(url, headers={"Accept": accept}, allow_status=(200, 404))
             return self._parse(response, index_url, name, started, "fetched")
-        result = cached_get(self.client, url, headers={"Accept": ACCEPT},
+        result = cached_get(self.client, url, headers={"Accept": accept},
                             stored=stored.policy if stored is not None else None,
-                            refresh=self.network.refreshes(name), allow_status=(200, 404))
+                            refresh=refresh, allow_status=(200, 404))
         if result.fresh or result.not_modified:
             assert stored is not None
             if result.not_modified and result.policy is not None:
@@ -248,10 +263,21 @@ class IndexSources:
         with self._find_links_lock:
             if self._find_links_files is None:
                 self._find_links_files = [
-                    f for location in self.find_links
-                    for f in find_links_files(location, self.client)
+                    f for location in self.find_links for f in self._find_links_location(location)
                 ]
             return self._find_links_files
+
+    def _find_links_location(self, location: str) -> list[DistFile]:
+        """One find-links location; a remote HTML page goes through the page cache, so
+        it is revalidated like a project page (and read from the cache `--offline`)."""
+        if not is_remote_page(location):
+            return find_links_files(location, self.client)
+        files = self._fetch_cached(location, FIND_LINKS_ENTRY, location.split("#", 1)[0],
+                                   FIND_LINKS_ACCEPT, self.network.refresh, time.perf_counter())
+        if files is None:
+            raise IndexError_(f"Find-links page {redact(location)} was not found (404)",
+                              hint="check the --find-links URL")
+        return files
 
 
 def _can_answer_later(headers: dict[str, str]) -> bool:
