@@ -91,3 +91,49 @@ def test_aarch64_starts_at_2_17() -> None:
     platforms = list(manylinux_platforms("aarch64", (2, 28), {"found": False}))
     assert platforms[-1] == "manylinux2014_aarch64"
     assert platforms[-2] == "manylinux_2_17_aarch64"
+
+
+def test_32bit_interpreter_on_64bit_kernel_maps_like_packaging(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No 32-bit interpreter exists here, so the probe's facts are those of this one with a
+    32-bit pointer size, and packaging is asked the same question in-process with its ELF
+    check (which would read *this* 64-bit executable) answered "compatible"."""
+    import platform
+    import sys
+
+    import packaging._manylinux
+    import packaging.tags
+
+    from wherry.platform.tags import platform_tags
+    from wherry.python.info import InterpreterInfo
+
+    if platform.machine() != "x86_64" or not sys.platform.startswith("linux"):
+        pytest.skip("the i686 mapping is checked on x86_64 Linux")
+    info = query_interpreter(Path(sys.executable), Cache.at(tmp_path / "cache"))
+    if info.glibc is None:
+        pytest.skip("needs glibc")
+    raw = dict(info.raw)
+    raw["pointer_size"] = 32
+    raw["manylinux"] = {"found": False, "per_minor": {}, "legacy": {}}
+    monkeypatch.setattr(packaging._manylinux, "_have_compatible_abi", lambda exe, archs: True)
+    theirs = list(packaging.tags._linux_platforms(True))
+    ours = platform_tags(InterpreterInfo(raw))
+    assert ours == theirs
+    assert ours[0] == "linux_i686" and "manylinux2014_i686" in ours
+    assert "manylinux1_i686" in ours  # i686 goes down to glibc 2.5, as x86_64 does
+
+
+@pytest.mark.parametrize(("machine", "bits", "expected"), [
+    ("x86_64", 32, "i686"), ("AMD64", 32, "i686"), ("aarch64", 32, "armv8l"),
+    ("x86_64", 64, "x86_64"), ("aarch64", 64, "aarch64"), ("armv7l", 32, "armv7l"),
+])
+def test_probe_arch_of_32bit_interpreters(machine: str, bits: int, expected: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe names the architecture as packaging does for a 32-bit process."""
+    import types
+
+    from wherry.python import probe
+
+    monkeypatch.setattr(probe, "platform", types.SimpleNamespace(machine=lambda: machine))
+    monkeypatch.setattr(probe, "struct", types.SimpleNamespace(calcsize=lambda fmt: bits // 8))
+    assert probe._arch() == expected  # type: ignore[no-untyped-call]
