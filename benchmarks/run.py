@@ -46,7 +46,11 @@ WORK = BENCH_DIR / ".work"
 TOOLS_DIR = WORK / "tools"
 
 TOOLS = ("wherry", "uv", "pip")
-SCENARIOS = ("small", "medium", "large")
+SCENARIOS = ("small", "medium", "large", "builds")
+DEFAULT_SCENARIOS = ("small", "medium", "large")
+# Scenarios installed from source: every pinned project is built from its sdist by each
+# tool (`--no-binary` per project; build dependencies still come as wheels).
+SOURCE_SCENARIOS = ("builds",)
 # Operations on a scenario, then the micro-benchmarks (scenario-independent).
 SCENARIO_OPS = ("cold", "warm", "noop", "resolve")
 EXTRA_OPS = ("resolve-cold",)
@@ -531,17 +535,28 @@ def make_venv(runner: Runner, tools: Toolset, path: Path) -> None:
         make_venv_stdlib(runner, tools.python, path)
 
 
+def no_binary_args(tool: str, req: Path) -> list[str | Path]:
+    """For a source scenario, the flags that make `tool` build every pinned project."""
+    if req.stem not in SOURCE_SCENARIOS:
+        return []
+    names = sorted(read_pins(req))
+    if tool == "pip":
+        return ["--no-binary", ",".join(names)]
+    return [arg for name in names for arg in ("--no-binary", name)]
+
+
 def install_cmd(tools: Toolset, tool: str, req: Path, venv: Path, cache: Path) -> list[str | Path]:
     py = bin_of(venv, "python")
+    no_binary = no_binary_args(tool, req)
     if tool == "uv":
         return [tools.uv, "pip", "install", "-r", req, "--python", py,
-                "--cache-dir", cache, "--index-url", tools.index_url]
+                "--cache-dir", cache, "--index-url", tools.index_url, *no_binary]
     if tool == "pip":
         return [tools.pip_python, "-m", "pip", "--python", py, "install", "-r", req,
                 "--cache-dir", cache, "--index-url", tools.index_url,
-                "--disable-pip-version-check"]
+                "--disable-pip-version-check", *no_binary]
     return [tools.wherry, "pip", "install", "-r", req, "--python", py,
-            "--cache-dir", cache, "--index-url", tools.index_url]
+            "--cache-dir", cache, "--index-url", tools.index_url, *no_binary]
 
 
 def resolve_cmd(
@@ -1183,8 +1198,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="timed runs per micro-benchmark (20)")
     parser.add_argument("--tools", type=csv_choice(TOOLS), default=list(TOOLS),
                         help="comma-separated subset of wherry,uv,pip")
-    parser.add_argument("--scenarios", type=csv_choice(SCENARIOS), default=list(SCENARIOS),
-                        help="comma-separated subset of small,medium,large")
+    parser.add_argument("--scenarios", type=csv_choice(SCENARIOS),
+                        default=list(DEFAULT_SCENARIOS),
+                        help="comma-separated subset of small,medium,large,builds "
+                             "(default: small,medium,large; `builds` installs from sdists)")
     parser.add_argument("--operations", type=csv_choice(ALL_OPS), default=list(DEFAULT_OPS),
                         help=f"comma-separated subset of {','.join(ALL_OPS)} "
                              f"(default: {','.join(DEFAULT_OPS)})")
