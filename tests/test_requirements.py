@@ -20,7 +20,7 @@ def test_requirement_strings() -> None:
 @pytest.mark.parametrize(
     ("text", "hint"),
     [("foo>=>1", "requirements look like"), ("-e .", "editable"),
-     ("./some/dir", "local paths")],
+     ("./some/dir", "check the path")],
 )
 def test_bad_requirement_strings(text: str, hint: str) -> None:
     with pytest.raises(RequirementError) as info:

@@ -1,8 +1,12 @@
 """The error hierarchy: every failure a user can cause or meet is one of these.
 
 Each error carries what failed, why, and a hint, and renders as one short paragraph. The
-CLI catches `WherryError` at the top and prints it; anything else is a bug and gets a
-traceback only at `-vv`. Exit codes: 1 for a failure, 2 for bad usage.
+CLI catches `WherryError` at the top and prints it; anything else is a bug, reported as
+a one-paragraph "internal error" with the traceback only at `-vv`.
+
+Exit codes (documented in `wherry --help` and docs/cli.md): 0 success, 1 a failure (any
+`WherryError`, or an internal error), 2 bad usage (`UsageError`, or argparse rejecting the
+command line), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -23,11 +27,24 @@ class WherryError(Exception):
         # keep the hint, which the default pickling of `args` would lose.
         return (self.__class__, (self.message,), {"hint": self.hint})
 
-    def render(self) -> str:
-        text = f"error: {self.message}"
+    def render(self, *, color: bool = False) -> str:
+        """`error: <what failed, the object, why>` and an indented `hint:` line."""
+        from wherry.output import BOLD, CYAN, RED, paint
+
+        text = f"{paint('error', BOLD, RED, enabled=color)}: {redact_text(self.message)}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  {paint('hint', BOLD, CYAN, enabled=color)}: {redact_text(self.hint)}"
         return text
+
+
+def redact_text(text: str) -> str:
+    """Hide the password of every `scheme://user:password@host` in `text`: a last line of
+    defence for messages that quote a URL (or an exception that does) unredacted."""
+    if "@" not in text:
+        return text
+    import re
+
+    return re.sub(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s:]*):[^/@\s]+@", r"\1:****@", text)
 
 
 class UsageError(WherryError):
@@ -82,3 +99,7 @@ class InstallError(WherryError):
 
 class UninstallError(WherryError):
     """Removing a distribution failed; it has been rolled back."""
+
+
+class BuildError(WherryError):
+    """Building a wheel from source failed (PEP 517 backend, build requirements, sources)."""

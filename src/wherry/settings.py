@@ -1,19 +1,18 @@
 """Merged options: the command line, requirements files, environment and config files.
 
-For this slice, the index settings (DESIGN.md section 7). The index URL comes from, in
-order: `--index-url` > an `--index-url` inside a requirements file (as pip does) >
-`WHERRY_INDEX_URL` > wherry's config (`wherry.toml`, `[tool.wherry]` in pyproject.toml)
-> `PIP_INDEX_URL` > pip's config files > pip's own built-in default, read at run time
-from the pip installed beside wherry, so no registry address is written here. Extra
-indexes and find-links accumulate from all of those places.
+Most options reach commands as argparse defaults (`wherry.config`). The index settings
+are merged here because a requirements file takes part (DESIGN.md section 7). The index
+URL comes from, in order: `--index-url` > an `--index-url` inside a requirements file (as
+pip does) > `WHERRY_INDEX_URL` > wherry's config files (project `wherry.toml` or
+`[tool.wherry]`, then the user's and the system's) > `PIP_INDEX_URL` > pip's config files
+> pip's own built-in default, read at run time from the pip installed beside wherry, so
+no registry address is written here. Extra indexes and find-links accumulate from all of
+those places.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from wherry.errors import UsageError
 from wherry.http.urls import redact_url
@@ -101,70 +100,6 @@ def pip_default_index_url() -> str:
     return str(PyPI.simple_url)
 
 
-def _pip_config_files() -> list[Path]:
-    """pip's configuration files, lowest priority first; none when PIP_CONFIG_FILE=os.devnull."""
-    env_file = os.environ.get("PIP_CONFIG_FILE")
-    if env_file == os.devnull:
-        return []
-    files: list[Path] = []
-    xdg_dirs = os.environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
-    files += [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d]
-    files.append(Path("/etc/pip.conf"))
-    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    files += [Path.home() / ".pip" / "pip.conf", config_home / "pip" / "pip.conf"]
-    files.append(Path(sys.prefix) / "pip.conf")
-    if env_file:
-        files.append(Path(env_file))
-    return files
-
-
-def read_pip_config(command: str = "install") -> dict[str, tuple[str, str]]:
-    """pip's settings from its files as `{key: (value, where)}`, `[command]` over `[global]`."""
-    import configparser
-
-    values: dict[str, tuple[str, str]] = {}
-    for path in _pip_config_files():
-        if not path.is_file():
-            continue
-        parser = configparser.RawConfigParser()
-        try:
-            parser.read(path, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read pip's configuration file {path}: {exc}") from None
-        for section in ("global", command):
-            if parser.has_section(section):
-                for key, value in parser.items(section):
-                    values[key.replace("_", "-")] = (value, f"{path} [{section}]")
-    return values
-
-
-def _wherry_config() -> dict[str, object]:
-    """`wherry.toml` or `[tool.wherry]` from the current directory (config files: issue 8)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-
-    for name in ("wherry.toml", "pyproject.toml"):
-        path = Path.cwd() / name
-        if not path.is_file():
-            continue
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise UsageError(f"cannot read {path}: {exc}") from None
-        table = data if name == "wherry.toml" else data.get("tool", {}).get("wherry")
-        if isinstance(table, dict):
-            return {**table, "__source__": str(path)}
-    return {}
-
-
-def _as_optional_str(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise UsageError(f"expected a string in wherry's config, got {value!r}")
-
-
 def _as_list(value: object) -> list[str]:
     if value is None:
         return []
@@ -172,11 +107,7 @@ def _as_list(value: object) -> list[str]:
         return [value]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
-    raise UsageError(f"expected a string or a list of strings in wherry's config, got {value!r}")
-
-
-def _split(value: str | None) -> list[str]:
-    return value.split() if value else []
+    raise UsageError(f"expected a string or a list of strings, got {value!r}")
 
 
 def resolve_index_settings(
@@ -192,34 +123,31 @@ def resolve_index_settings(
     file_no_index: bool = False,
 ) -> IndexSettings:
     """Merge every source of index settings in DESIGN.md's order."""
-    pip_config = read_pip_config()
-    wherry_config = _wherry_config() if Path.cwd().joinpath("wherry.toml").is_file() or (
-        Path.cwd().joinpath("pyproject.toml").is_file()) else {}
+    from wherry.config import BY_KEY, current
+
+    config = current()
+    layered = {key: config.all(BY_KEY[key]) for key in (
+        "index-url", "extra-index-url", "find-links", "no-index", "index-strategy")}
     candidates: list[tuple[str | None, str]] = [
         (cli_index_url, "--index-url"),
         (file_index_url, "a requirements file"),
-        (os.environ.get("WHERRY_INDEX_URL"), "WHERRY_INDEX_URL"),
-        (_as_optional_str(wherry_config.get("index-url")), str(wherry_config.get("__source__"))),
-        (os.environ.get("PIP_INDEX_URL"), "PIP_INDEX_URL"),
-        (pip_config.get("index-url", (None, ""))[0], pip_config.get("index-url", ("", ""))[1]),
+        *((str(found.value), found.origin) for found in layered["index-url"]),
     ]
     index_url, source = next(((u, s) for u, s in candidates if u), (None, "pip's default"))
     extras = [*cli_extra_index_urls, *file_extra_index_urls]
-    extras += _split(os.environ.get("WHERRY_EXTRA_INDEX_URL"))
-    extras += _as_list(wherry_config.get("extra-index-url"))
     own_extras = len(extras)
-    extras += _split(os.environ.get("PIP_EXTRA_INDEX_URL"))
-    extras += _split(pip_config.get("extra-index-url", (None, ""))[0])
-    strategy = cli_index_strategy or os.environ.get("WHERRY_INDEX_STRATEGY") or (
+    for found in layered["extra-index-url"]:
+        extras += _as_list(found.value)
+        own_extras += 0 if found.from_pip else len(_as_list(found.value))
+    strategies = [str(found.value) for found in layered["index-strategy"]]
+    strategy = cli_index_strategy or (strategies[0] if strategies else None) or (
         "unsafe-best-match" if len(extras) > own_extras else "first-index"
     )
     find_links = [*cli_find_links, *file_find_links]
-    find_links += _split(os.environ.get("WHERRY_FIND_LINKS"))
-    find_links += _as_list(wherry_config.get("find-links"))
-    find_links += _split(os.environ.get("PIP_FIND_LINKS"))
-    find_links += _split(pip_config.get("find-links", (None, ""))[0])
-    no_index = cli_no_index or file_no_index or _truthy(os.environ.get("PIP_NO_INDEX")) or (
-        _truthy(pip_config.get("no-index", ("", ""))[0]))
+    for found in layered["find-links"]:
+        find_links += _as_list(found.value)
+    no_index = cli_no_index or file_no_index or bool(
+        layered["no-index"] and layered["no-index"][0].value)
     if index_url is None and not no_index:
         index_url = pip_default_index_url()
     settings = IndexSettings(
@@ -237,7 +165,3 @@ def resolve_index_settings(
     for location in settings.find_links:
         log.debug("Find links %s", redact_url(location))
     return settings
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")

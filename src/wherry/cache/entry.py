@@ -40,3 +40,26 @@ def persist_dir(source: Path, target: Path) -> Path:
         else:
             raise
     return target
+
+
+def remove_entry(path: Path, graveyard: Path) -> bool:
+    """Delete a file or directory entry so no reader ever sees part of it: rename it
+    into `graveyard` (a directory on the same filesystem) first, then delete it there.
+
+    Returns False when the entry was already gone.
+    """
+    import shutil
+    import uuid
+
+    graveyard.mkdir(parents=True, exist_ok=True)
+    doomed = graveyard / f"removing-{uuid.uuid4().hex}"
+    try:
+        os.rename(path, doomed)
+    except FileNotFoundError:
+        return False
+    if doomed.is_dir() and not doomed.is_symlink():
+        shutil.rmtree(doomed, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            doomed.unlink()
+    return True

@@ -1,6 +1,8 @@
 """The cache root and its versioned buckets.
 
-Root: `--cache-dir` > `WHERRY_CACHE_DIR` > `$XDG_CACHE_HOME/wherry` > `~/.cache/wherry`.
+Root: `--cache-dir` > `WHERRY_CACHE_DIR` > the `cache-dir` setting (wherry.config) >
+`$XDG_CACHE_HOME/wherry` > `~/.cache/wherry`. The root holds `CACHEDIR.TAG`, `.gitignore`
+and `.lock` (shared by every process using the cache, exclusive for clean/prune).
 `--no-cache` uses a temporary root deleted at exit, so every code path still goes through
 the cache and only its lifetime changes. Buckets carry a version so old and new wherry
 releases can share one root: a format change bumps the bucket name, never reuses it.
@@ -10,6 +12,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
+
+if TYPE_CHECKING:
+    from wherry.cache.lock import RootLock
 
 BUCKETS = {
     "interpreters": "interpreters-v1",
@@ -39,6 +46,16 @@ class Cache:
         self.root = root
         self.is_temporary = temporary
         self._initialised = False
+        self._lock: RootLock | None = None
+
+    @property
+    def lock(self) -> RootLock:
+        """The root's lock (see cache/lock.py); held shared from the first use on."""
+        if self._lock is None:
+            from wherry.cache.lock import RootLock
+
+            self._lock = RootLock(self.root / ".lock")
+        return self._lock
 
     @classmethod
     def at(cls, root: Path | None) -> Cache:
@@ -67,7 +84,15 @@ class Cache:
         ignore = self.root / ".gitignore"
         if not ignore.exists():
             ignore.write_text("*\n")
+        if not self.is_temporary:
+            self.lock.shared(on_wait=self._waiting)
         self._initialised = True
+
+    def _waiting(self) -> None:
+        import sys
+
+        sys.stderr.write(f"Waiting for another wherry process to finish cleaning the cache "
+                         f"at {self.root}...\n")
 
     def bucket(self, name: str) -> Path:
         """The directory of a bucket (`"archives"` → `<root>/archives-v1`), created on use."""

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from wherry.cache.layout import Cache
-from wherry.output import Printer, configure_logging
+from wherry.output import Printer, configure_logging, wants_color, wants_progress
 
 
 class Context:
@@ -16,26 +16,42 @@ class Context:
     """
 
     def __init__(
-        self, *, verbosity: int, quiet: bool, cache_dir: Path | None, no_cache: bool
+        self, *, verbosity: int, quiet: bool, cache_dir: Path | None, no_cache: bool,
+        color: str = "auto",
     ) -> None:
+        import sys
+
         self.verbosity = verbosity
         self.quiet = quiet
-        self.printer = Printer(quiet=quiet)
+        stderr_color = wants_color(sys.stderr, color)
+        self.printer = Printer(quiet=quiet, color=stderr_color,
+                               progress=wants_progress(sys.stderr))
         self.cache_dir = cache_dir
         self.no_cache = no_cache
         self._cache: Cache | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:
+        import os
+        import sys
+
         verbosity = int(getattr(args, "verbose", 0) or 0)
-        configure_logging(verbosity)
+        color = str(getattr(args, "color", None) or "auto")
+        configure_logging(verbosity, os.environ.get("WHERRY_LOG"),
+                          color=wants_color(sys.stderr, color))
         cache_dir = getattr(args, "cache_dir", None)
         return cls(
             verbosity=verbosity,
             quiet=bool(getattr(args, "quiet", False)),
             cache_dir=Path(cache_dir) if cache_dir else None,
             no_cache=bool(getattr(args, "no_cache", False)),
+            color=color,
         )
+
+    @property
+    def cache_opened(self) -> bool:
+        """Whether this run used the cache (so end-of-run upkeep has work to do)."""
+        return self._cache is not None
 
     @property
     def cache(self) -> Cache:

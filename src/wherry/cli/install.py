@@ -6,10 +6,14 @@ import argparse
 from pathlib import Path
 
 from wherry.cli.options import (
+    add_build_options,
     add_index_options,
     add_installer_options,
     add_python_options,
+    add_resolver_options,
+    build_flags,
     installer_options,
+    resolver_options,
     source_options,
 )
 
@@ -58,8 +62,10 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
                         "target such as x86_64-manylinux_2_28 or aarch64-apple-darwin")
     parser.add_argument("--python-version", metavar="VERSION",
                         help="resolve for another Python version, such as 3.12")
+    add_resolver_options(parser)
     add_python_options(parser)
     add_index_options(parser)
+    add_build_options(parser)
 
 
 def add_reinstall_options(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +96,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         python_version=args.python_version,
         **source_options(args),
         **installer_options(args),
+        **build_flags(args),
+        **resolver_options(args),
     )
     install(options, ctx.cache, ctx.printer)
     return 0

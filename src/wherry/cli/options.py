@@ -99,7 +99,10 @@ def installer_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_global_options(parser: argparse.ArgumentParser) -> None:
-    """Options accepted by every command, before or after the command name."""
+    """Options accepted by every command, before or after the command name (all with
+    `default=argparse.SUPPRESS`, so a value given before the command name survives the
+    sub-parser; `wherry.config` fills in the ones not given)."""
+    cache = parser.add_argument_group("cache options")
     group = parser.add_argument_group("global options")
     group.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS,
@@ -110,22 +113,36 @@ def add_global_options(parser: argparse.ArgumentParser) -> None:
         help="print only results and errors",
     )
     group.add_argument(
-        "--cache-dir", metavar="DIR", default=argparse.SUPPRESS,
-        help="the cache directory (default: $WHERRY_CACHE_DIR, else ~/.cache/wherry)",
+        "--color", choices=["auto", "always", "never"], default=argparse.SUPPRESS,
+        help="colour output (default: auto: on a terminal unless NO_COLOR is set; "
+        "FORCE_COLOR forces it)",
     )
     group.add_argument(
-        "--no-cache", action="store_true", default=argparse.SUPPRESS,
-        help="use a temporary cache, deleted when wherry exits",
+        "--no-config", action="store_true", default=argparse.SUPPRESS,
+        help="ignore configuration files (wherry.toml, pyproject.toml, pip.conf)",
+    )
+    group.add_argument(
+        "--config-file", metavar="FILE", default=argparse.SUPPRESS,
+        help="read this wherry.toml instead of the project, user and system files",
     )
     group.add_argument(
         "--offline", action="store_true", default=argparse.SUPPRESS,
         help="never use the network: answer from the cache (stale entries too) or fail",
     )
-    group.add_argument(
+    cache.add_argument(
+        "--cache-dir", metavar="DIR", default=argparse.SUPPRESS,
+        help="the cache directory (default: $WHERRY_CACHE_DIR, the cache-dir setting, "
+        "else $XDG_CACHE_HOME/wherry or ~/.cache/wherry)",
+    )
+    cache.add_argument(
+        "-n", "--no-cache", action="store_true", default=argparse.SUPPRESS,
+        help="use a temporary cache, deleted when wherry exits",
+    )
+    cache.add_argument(
         "--refresh", action="store_true", default=argparse.SUPPRESS,
         help="revalidate every cached response with the server",
     )
-    group.add_argument(
+    cache.add_argument(
         "--refresh-package", action="append", metavar="PACKAGE", default=argparse.SUPPRESS,
         help="revalidate cached responses about this package (repeatable)",
     )
@@ -171,4 +188,125 @@ def source_options(args: argparse.Namespace) -> dict[str, Any]:
         "no_index": args.no_index,
         "index_strategy": args.index_strategy,
         "network": network_settings(args),
+    }
+
+
+def add_resolver_options(parser: argparse.ArgumentParser) -> None:
+    """How requirements are read and resolved (shared by `install` and `compile`; pass
+    `resolver_options(args)` on): overrides, excludes, extras, groups, and uv's
+    pre-release and resolution modes."""
+    group = parser.add_argument_group("resolver options")
+    group.add_argument(
+        "--override", "--overrides", dest="override_files", action="append", default=[],
+        metavar="FILE", type=Path,
+        help="a requirements file whose entries replace every requirement on the same "
+        "package, direct or transitive (repeatable)",
+    )
+    group.add_argument(
+        "--exclude", "--excludes", dest="exclude_files", action="append", default=[],
+        metavar="FILE", type=Path,
+        help="a file of package names to leave out of the resolution entirely, with "
+        "every requirement on them (repeatable)",
+    )
+    group.add_argument(
+        "--extra", dest="extras", action="append", default=[], metavar="EXTRA",
+        help="include this optional dependency group of the `-r pyproject.toml` "
+        "projects (repeatable)",
+    )
+    group.add_argument(
+        "--all-extras", action="store_true",
+        help="include every optional dependency group of the `-r pyproject.toml` projects",
+    )
+    group.add_argument(
+        "--group", dest="groups", action="append", default=[], metavar="[PATH:]GROUP",
+        help="include a PEP 735 dependency group of ./pyproject.toml, or of the "
+        "pyproject.toml at PATH (repeatable)",
+    )
+    group.add_argument(
+        "--prerelease",
+        choices=["disallow", "allow", "if-necessary", "explicit", "if-necessary-or-explicit"],
+        help="when to choose pre-releases (default: if-necessary-or-explicit, i.e. when a "
+        "requirement names a pre-release or no stable version fits)",
+    )
+    group.add_argument(
+        "--pre", dest="prerelease", action="store_const", const="allow",
+        help="allow pre-releases everywhere (same as --prerelease allow)",
+    )
+    group.add_argument(
+        "--resolution", choices=["highest", "lowest", "lowest-direct"],
+        help="which versions to prefer: the newest (default), the oldest, or the oldest "
+        "for direct requirements and the newest for the rest",
+    )
+
+
+def resolver_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The `InstallOptions` keywords of `add_resolver_options`' flags."""
+    return {
+        "override_files": list(args.override_files),
+        "exclude_files": list(args.exclude_files),
+        "extras": list(args.extras),
+        "all_extras": args.all_extras,
+        "groups": list(args.groups),
+        "prerelease": args.prerelease,
+        "resolution": args.resolution,
+    }
+
+
+def add_build_options(parser: argparse.ArgumentParser, *, editable: bool = True) -> None:
+    """Source builds: `-e`, isolation, binary policy, config settings, build constraints
+    (shared by `install` and `sync`; pass `build_flags(args)` on)."""
+    group = parser.add_argument_group("build options")
+    if editable:
+        group.add_argument(
+            "-e", "--editable", action="append", default=[], metavar="PATH",
+            help="install the project at PATH in editable mode (PEP 660; repeatable)",
+        )
+    group.add_argument(
+        "--no-build-isolation", action="store_true",
+        help="build in the target environment itself; build requirements must already be "
+        "installed there",
+    )
+    group.add_argument(
+        "--no-build-isolation-package", action="append", default=[], metavar="PACKAGE",
+        help="build this package without isolation (repeatable)",
+    )
+    group.add_argument(
+        "--no-build", action="store_true",
+        help="never build from source: use wheels only (same as --only-binary :all:)",
+    )
+    group.add_argument(
+        "--no-binary", action="append", default=[], metavar="PACKAGES",
+        help="do not use wheels for these packages (comma-separated, :all: or :none:); "
+        "build them from source",
+    )
+    group.add_argument(
+        "--only-binary", action="append", default=[], metavar="PACKAGES",
+        help="use only wheels for these packages (comma-separated, :all: or :none:)",
+    )
+    group.add_argument(
+        "-C", "--config-setting", "--config-settings", action="append", default=[],
+        metavar="KEY=VALUE", dest="config_setting",
+        help="a setting passed to the PEP 517 build backend (repeatable)",
+    )
+    group.add_argument(
+        "--build-constraint", "-b", action="append", default=[], metavar="FILE", type=Path,
+        help="constrain the versions installed into build environments (repeatable)",
+    )
+
+
+def build_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The `InstallOptions` keywords of `add_build_options`' flags."""
+    from wherry.commands.install import BuildFlags
+
+    return {
+        "editables": list(getattr(args, "editable", []) or []),
+        "build": BuildFlags(
+            no_build_isolation=args.no_build_isolation,
+            no_build_isolation_packages=list(args.no_build_isolation_package),
+            no_build=args.no_build,
+            no_binary=list(args.no_binary),
+            only_binary=list(args.only_binary),
+            config_settings=list(args.config_setting),
+            build_constraint_files=list(args.build_constraint),
+        ),
     }

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from wherry.cli.install import add_reinstall_options
 from wherry.cli.options import (
+    add_build_options,
     add_index_options,
     add_installer_options,
     add_python_options,
+    build_flags,
     installer_options,
     source_options,
 )
@@ -50,6 +52,7 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
                         help="resolve for another Python version, such as 3.12")
     add_python_options(parser)
     add_index_options(parser)
+    add_build_options(parser, editable=False)
     add_installer_options(parser)
 
 
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         allow_empty_requirements=args.allow_empty_requirements,
         **source_options(args),
         **installer_options(args),
+        **build_flags(args),
     )
     sync(options, ctx.cache, ctx.printer)
     return 0

@@ -63,7 +63,7 @@ def apply_plan(
             for dist in [*plan.remove, *_changed_meanwhile(env, plan, prepared)]:
                 log.debug("Uninstalling %s==%s", dist.canonical_name, dist.version)
                 transaction.remove(plan_uninstall(dist, scheme_dirs))
-            for candidate, archive in prepared:
+            for candidate, archive in printer.track("Installing", prepared, lambda p: p[0].name):
                 log.debug("Installing %s", candidate.wheel.filename)
                 installed = install_wheel(
                     archive,
@@ -71,6 +71,8 @@ def apply_plan(
                     scheme=scheme,
                     interpreter=env.executable,
                     requested=candidate.name in plan.requested,
+                    direct_url=(candidate.direct.direct_url()
+                                if candidate.direct is not None else None),
                     link_mode=link_mode,
                     transaction=transaction,
                     link_support=link_support,

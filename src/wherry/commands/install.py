@@ -15,7 +15,9 @@ from wherry.settings import NetworkSettings
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
 
 if TYPE_CHECKING:
+    from wherry.build.builder import BuildOptions
     from wherry.requirements.parse import RequirementsSpec
+    from wherry.resolve.candidates import BinaryPolicy
     from wherry.settings import IndexSettings
 
 
@@ -52,7 +54,30 @@ class InstallOptions:
         python_platform: str | None = None,
         python_version: str | None = None,
         network: NetworkSettings | None = None,
+        override_files: list[Path] | None = None,
+        exclude_files: list[Path] | None = None,
+        extras: list[str] | None = None,
+        all_extras: bool = False,
+        groups: list[str] | None = None,
+        prerelease: str | None = None,
+        resolution: str | None = None,
+        editables: list[str] | None = None,
+        build: BuildFlags | None = None,
     ) -> None:
+        # Source builds (cli/options.py `add_build_options`): `-e PATH` requirements, the
+        # binary policy and the build settings, turned into their objects when used.
+        self.editables = list(editables or [])
+        self.build = build
+        # Resolver options (cli/options.py `add_resolver_options`): `--override`,
+        # `--exclude`, `--extra`/`--all-extras`/`--group` and uv's `--prerelease` and
+        # `--resolution` modes (None: the default, or `--pre` in a requirements file).
+        self.override_files = list(override_files or [])
+        self.exclude_files = list(exclude_files or [])
+        self.extras = list(extras or [])
+        self.all_extras = all_extras
+        self.groups = list(groups or [])
+        self.prerelease = prerelease
+        self.resolution = resolution
         self.requirements = list(requirements or [])
         self.requirement_files = list(requirement_files or [])
         self.constraint_files = list(constraint_files or [])
@@ -85,6 +110,22 @@ class InstallOptions:
                 self.network.refresh_packages | frozenset(self.reinstall_packages)
             )
 
+    @property
+    def binary_policy(self) -> BinaryPolicy:
+        from wherry.commands.build_flags import binary_policy
+
+        return binary_policy(self.build)
+
+    @property
+    def build_options(self) -> BuildOptions:
+        from wherry.commands.build_flags import build_options
+
+        if self._build_options is None:
+            self._build_options = build_options(self.build, self.network)
+        return self._build_options
+
+    _build_options: BuildOptions | None = None
+
     def upgrades(self, name: str) -> bool:
         """May the resolver move installed `name` (canonical) away from its version?"""
         return self.upgrade or name in self.upgrade_packages
@@ -98,7 +139,35 @@ class InstallOptions:
         """True when nothing asks to move or replace an installed distribution, so an
         environment that already satisfies the request may be answered "Audited"."""
         return not (self.upgrade or self.upgrade_packages or self.reinstall
-                    or self.reinstall_packages)
+                    or self.reinstall_packages
+                    # Overrides and excludes change what transitive requirements mean,
+                    # which the satisfied check and the no-op verdict do not model.
+                    or self.override_files or self.exclude_files
+                    or self.extras or self.all_extras or self.groups)
+
+
+class BuildFlags:
+    """The build flags as given: `--no-build-isolation[-package]`, `--no-build`,
+    `--no-binary`, `--only-binary`, `-C KEY=VALUE`, `--build-constraint FILE`."""
+
+    def __init__(
+        self,
+        *,
+        no_build_isolation: bool = False,
+        no_build_isolation_packages: list[str] | None = None,
+        no_build: bool = False,
+        no_binary: list[str] | None = None,
+        only_binary: list[str] | None = None,
+        config_settings: list[str] | None = None,
+        build_constraint_files: list[Path] | None = None,
+    ) -> None:
+        self.no_build_isolation = no_build_isolation
+        self.no_build_isolation_packages = list(no_build_isolation_packages or [])
+        self.no_build = no_build
+        self.no_binary = list(no_binary or [])
+        self.only_binary = list(only_binary or [])
+        self.config_settings = list(config_settings or [])
+        self.build_constraint_files = list(build_constraint_files or [])
 
 
 def _canonical(name: str) -> str:
@@ -120,19 +189,28 @@ class Change:
 
 
 def gather_requirements(options: InstallOptions) -> RequirementsSpec:
-    from wherry.requirements.parse import (
-        RequirementsSpec,
-        parse_requirement,
-        read_requirements_file,
-    )
+    from wherry.requirements.gather import gather_requirements as gather
 
-    spec = RequirementsSpec()
-    for text in options.requirements:
-        spec.requirements.append(parse_requirement(text, "command line"))
-    for path in options.requirement_files:
-        read_requirements_file(path, spec)
-    for path in options.constraint_files:
-        read_requirements_file(path, spec, constraint=True)
+    spec = gather(
+        requirements=options.requirements,
+        requirement_files=options.requirement_files,
+        constraint_files=options.constraint_files,
+        override_files=options.override_files,
+        exclude_files=options.exclude_files,
+        extras=options.extras,
+        all_extras=options.all_extras,
+        groups=options.groups,
+    )
+    if spec.no_binary or spec.only_binary:  # from requirements files, after the flags'
+        flags = options.build or BuildFlags()
+        flags.no_binary = [*flags.no_binary, *spec.no_binary]
+        flags.only_binary = [*flags.only_binary, *spec.only_binary]
+        options.build = flags
+    if options.editables:
+        from wherry.requirements.parse import parse_requirement
+
+        spec.requirements.extend(parse_requirement(path, "command line (-e)", editable=True)
+                                 for path in options.editables)
     return spec
 
 
@@ -158,7 +236,8 @@ def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Cha
     env = prepare_environment(options, cache)
     from wherry.commands import noop
 
-    audited = noop.check(options, env, cache)
+    # The stored verdicts know nothing of `-e` projects, which are always reinstalled.
+    audited = None if options.editables else noop.check(options, env, cache)
     if audited is not None:
         printer.summary(timed("Audited", audited, start))
         return []
@@ -215,17 +294,23 @@ def install_into(
             count = len(closure)
             printer.summary(timed("Audited", count, start))
             return []
+    from wherry.commands.build_env import BuildContext
     from wherry.commands.pipeline import execute_plan, plan_changes, resolve_for
 
-    resolution, client = resolve_for(target, spec, settings, cache, installed, options)
+    builds = BuildContext(env, target, settings, cache, options)
     try:
-        count = len(resolution.pins)
-        printer.summary(timed("Resolved", count, start))
-        requested = {item.name for item in spec.requirements}
-        plan = plan_changes(resolution, installed, requested, reinstall=options.reinstalls)
-        changes = execute_plan(env, plan, cache, client, printer, options)
+        resolution, client = resolve_for(target, spec, settings, cache, installed, options,
+                                         builds=builds)
+        try:
+            count = len(resolution.pins)
+            printer.summary(timed("Resolved", count, start))
+            requested = {item.name for item in spec.requirements}
+            plan = plan_changes(resolution, installed, requested, reinstall=options.reinstalls)
+            changes = execute_plan(env, plan, cache, client, printer, options, builds=builds)
+        finally:
+            client.close()
     finally:
-        client.close()
+        builds.close()
     if not options.dry_run:
         after = scan_site_packages(dirs)
         closure = satisfied_closure(spec.requirements, spec.constraints, after, target.markers)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from wherry.cache.entry import write_atomic
 from wherry.cache.layout import Cache
+from wherry.config import current as current_config
 from wherry.python.info import InterpreterInfo
 
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
@@ -50,6 +51,7 @@ def _request_key(options: InstallOptions, env: InterpreterInfo) -> tuple[str, st
         "markers": env.markers,
         "sys_path": env.sys_path,
         "scheme": env.scheme,  # --target/--prefix install elsewhere with the same Python
+        "config": current_config().fingerprint(),  # env/config-file settings (config.py)
     }
     material = json.dumps(request, sort_keys=True)
     encoded = material.encode("utf-8", "surrogateescape")

@@ -70,9 +70,10 @@ def find_latest(
             return None
         best: tuple[Version, int] | None = None  # (version, 1 for a wheel, 0 for an sdist)
         project = build_versions(name, files, tags, python_version, exclude_newer=cutoff)
-        for version in project.candidates:
+        for version, candidate in project.candidates.items():
             if installed_pre or not version.is_prerelease:
-                best = max(best, (version, 1)) if best else (version, 1)
+                kind = 0 if candidate.needs_build else 1  # sdists are candidates too
+                best = max(best, (version, kind)) if best else (version, kind)
         hidden = _hidden_files(files, cutoff) if cutoff is not None else {}
         for file in files:
             if file.is_wheel or file.is_yanked or id(file) in hidden:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from packaging.version import Version
@@ -30,6 +31,7 @@ from wherry.resolve.resolution import Resolution, resolve
 from wherry.settings import IndexSettings
 
 if TYPE_CHECKING:
+    from wherry.commands.build_env import BuildContext
     from wherry.commands.install import Change, InstallOptions
 
 
@@ -49,8 +51,18 @@ def resolve_for(
     cache: Cache,
     installed: dict[str, list[InstalledDist]],
     options: InstallOptions,
+    preferred_versions: dict[str, Version] | None = None,
+    sources_sink: list[IndexSources] | None = None,
+    builds: BuildContext | None = None,
 ) -> tuple[Resolution, HttpClient]:
-    """Resolve the request for `env`; the client is returned for the download step."""
+    """Resolve the request for `env`; the client is returned for the download step.
+
+    `preferred_versions` (the pins of `compile`'s existing output file) are kept when
+    the request allows them, like installed versions. `sources_sink` receives the index
+    sources used (compile reads every file of a pinned version from them for hashes).
+    `builds` (commands/build_env.py) builds what has no wheel: sdists' metadata and the
+    direct references of `spec`, prepared first (their placeholder names fixed in
+    `spec`); without it, only wheels are usable."""
     exclude_newer = options.network.exclude_newer
     cutoff = None if exclude_newer is None else parse_exclude_newer(exclude_newer)
     network = options.network
@@ -64,11 +76,20 @@ def resolve_for(
             settings.index_urls, settings.find_links, client, strategy=settings.strategy,
             cache=cache, network=options.network,
         )
+        if sources_sink is not None:
+            sources_sink.append(sources)
+        if builds is not None:
+            from wherry.commands.direct import prepare_direct
+
+            builds.client = client
+            prepare_direct(spec, builds, client)
         # Installed versions are preferred (kept when the request allows them), except
         # under `-U` and for each `-P` package.
         preferences: dict[str, InstalledPreference] = {}
         for name, dists in installed.items():
-            if len(dists) == 1 and not options.upgrades(name):
+            if len(dists) == 1 and not options.upgrades(name) and not (
+                builds is not None and name in builds.direct
+            ):
                 preference = _preference(dists[0])
                 if preference is not None:
                     preferences[name] = preference
@@ -79,7 +100,9 @@ def resolve_for(
                 requirements,
                 constraints=spec.constraints,
                 files_for=sources.files_for,
-                fetch_metadata=lambda file: wheel_metadata(file, client, cache),
+                fetch_metadata=(
+                    (lambda file: builds.metadata(file, client)) if builds is not None
+                    else lambda file: wheel_metadata(file, client, cache)),
                 tags=target.tags,
                 markers=target.markers,
                 python_version=Version(target.python_full_version),
@@ -88,6 +111,15 @@ def resolve_for(
                 indexes_description=_describe_indexes(settings),
                 exclude_newer=cutoff,
                 first_match=settings.strategy == "unsafe-first-match",
+                overrides=spec.overrides,
+                excludes=spec.excludes,
+                prerelease=prerelease_mode(options.prerelease, spec),
+                resolution=options.resolution or "highest",
+                preferences=preferred_versions,
+                python_requested=options.python_version is not None,
+                other_index=partial(_other_index_hint, sources, settings),
+                direct=builds.direct if builds is not None else None,
+                policy=getattr(options, "binary_policy", None),
             )
 
         resolution = run(spec.requirements, preferences, options.no_deps)
@@ -106,8 +138,37 @@ def resolve_for(
     except BaseException:
         client.close()
         raise
-    log.debug("Tried %d versions while resolving", resolution.versions_tried)
     return resolution, client
+
+
+def _other_index_hint(sources: IndexSources, settings: IndexSettings, name: str) -> str | None:
+    """Under `first-index`, a project found on one index is never looked up on the later
+    ones: say so when the versions found there were not enough (uv's hint)."""
+    from wherry.http.urls import redact_url
+
+    if settings.strategy != "first-index" or len(settings.index_urls) < 2:
+        return None
+    found = sources.index_for(name)
+    if found is None or found not in settings.index_urls:
+        return None
+    later = settings.index_urls[settings.index_urls.index(found) + 1:]
+    if not later:
+        return None
+    return (
+        f"`{name}` was found on {redact_url(found)}, but not at the requested version; "
+        f"a compatible version may be available on a later index ({redact_url(later[0])}). "
+        "By default, wherry only considers the first index that has a project, to avoid "
+        "dependency confusion; if all indexes are equally trusted, use "
+        "`--index-strategy unsafe-best-match`"
+    )
+
+
+def prerelease_mode(option: str | None, spec: RequirementsSpec) -> str:
+    """`--prerelease` if given, else `allow` for a `--pre` line in a requirements file,
+    else uv's default."""
+    if option is not None:
+        return option
+    return "allow" if spec.pre else "if-necessary-or-explicit"
 
 
 def _preference(dist: InstalledDist) -> InstalledPreference | None:
@@ -163,7 +224,7 @@ def plan_changes(
         present = installed.get(name, [])
         if isinstance(pin, InstalledPreference) or (
             len(present) == 1 and _same_version(present[0].version, pin.version)
-            and not reinstall(name)
+            and not reinstall(name) and _same_source(pin, present[0])
         ):
             plan.keep.append(name)
             continue
@@ -185,6 +246,15 @@ def plan_changes(
     return plan
 
 
+def _same_source(pin: Candidate, dist: InstalledDist) -> bool:
+    """A direct reference is kept only when the installed copy came from it."""
+    if pin.direct is None:
+        return True
+    from wherry.commands.direct import direct_satisfied
+
+    return direct_satisfied(pin, dist)
+
+
 def _same_version(installed: str, wanted: Version) -> bool:
     try:
         return Version(installed) == wanted
@@ -199,6 +269,7 @@ def execute_plan(
     client: HttpClient,
     printer: Printer,
     options: InstallOptions,
+    builds: BuildContext | None = None,
 ) -> list[Change]:
     from wherry.commands.install import Change
 
@@ -221,13 +292,15 @@ def execute_plan(
         printer.summary(timed("Audited", len(plan.keep), start))
         return []
     from wherry.commands.apply import apply_plan
-    from wherry.commands.prepare import prepare_wheel
+    from wherry.commands.prepare import prepare_candidate
 
-    archives = client.map(lambda c: prepare_wheel(c.wheel, cache, client), plan.install)
+    with printer.progress("Preparing", len(plan.install)) as bar:  # a bar on a terminal
+        prepared = client.map(lambda c: bar.done(prepare_candidate(c, cache, client, builds),
+                                                 c.name), plan.install)
     if plan.install:
         printer.summary(timed("Prepared", len(plan.install), start))
     start = time.perf_counter()
-    apply_plan(env, plan, list(zip(plan.install, archives, strict=True)), printer, options)
+    apply_plan(env, plan, prepared, printer, options)
     if plan.remove:
         printer.summary(timed("Uninstalled", len(plan.remove), start))
     if plan.install:

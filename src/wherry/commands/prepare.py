@@ -1,4 +1,5 @@
-"""Getting each wheel to install into the unpacked-wheel cache: download, verify, unpack.
+"""Getting each wheel to install into the unpacked-wheel cache: download (or build),
+verify, unpack.
 
 A wheel is unpacked once into an immutable archive entry keyed by its sha256; installs
 then link from there. When the index tells us a wheel's sha256, a cache hit costs one
@@ -15,15 +16,22 @@ import os
 import shutil
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from wherry.cache.entry import write_atomic
 from wherry.cache.layout import Cache
+from wherry.errors import BuildError
 from wherry.http.client import HttpClient
 from wherry.index.models import DistFile
 from wherry.install.unpack import archive_path, unpack_wheel
 from wherry.output import log, trace
+from wherry.resolve.candidates import Candidate
+
+if TYPE_CHECKING:
+    from wherry.commands.build_env import BuildContext
 
 
 def _pointer_path(file: DistFile, cache: Cache) -> Path:
@@ -104,3 +112,51 @@ def prepare_wheel(file: DistFile, cache: Cache, client: HttpClient) -> Path:
     if "sha256" not in file.hashes:
         write_atomic(_pointer_path(file, cache), json.dumps({"sha256": sha256}).encode())
     return archive
+
+
+def prepare_candidate(
+    candidate: Candidate, cache: Cache, client: HttpClient, builds: BuildContext | None
+) -> tuple[Candidate, Path]:
+    """The unpacked archive to install for `candidate`, and the candidate as installed
+    (for a build, its `wheel` becomes the built wheel, which names the real tags).
+
+    Index wheels go through `prepare_wheel`; a wheel given by path or URL is unpacked
+    from where it is; anything else is built (or found in the built-wheel cache) first.
+    """
+    direct = candidate.direct
+    if direct is None and not candidate.needs_build:
+        return candidate, prepare_wheel(candidate.wheel, cache, client)
+    if direct is not None and direct.is_wheel:
+        wheel = Path(direct.local)
+        return candidate, unpack_wheel(wheel, cache, sha256=_sha256_of(wheel), verified=True)
+    if builds is None:  # pragma: no cover - every caller that can meet sdists passes one
+        raise BuildError(f"{candidate.name}=={candidate.version} needs a build, and this "
+                         "command cannot build")
+    built = builds.build(candidate, client)
+    _check_built_tags(candidate, built, builds)
+    sha256 = builds.builder.built.sha256_of(built) or _sha256_of(built)
+    archive = archive_path(cache, sha256) or unpack_wheel(built, cache, sha256=sha256,
+                                                           verified=True)
+    installed = replace(candidate, wheel=DistFile(built.name, built.as_uri(), "built",
+                                                  {"sha256": sha256}))
+    return installed, archive
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_built_tags(candidate: Candidate, built: Path, builds: BuildContext) -> None:
+    """A build for this machine must produce a wheel this target accepts (it may not, for
+    `--python-platform` targets or a backend that mislabels its wheels)."""
+    parts = built.name[:-4].split("-")
+    if len(parts) in (5, 6) and builds.target.tags.rank_of_filename_tags(*parts[-3:]) is None:
+        raise BuildError(
+            f"the wheel built for {candidate.name}=={candidate.version} ({built.name}) is "
+            "not compatible with the target environment",
+            hint="builds run for this machine's interpreter; --python-platform and "
+            "--python-version targets need wheels from the index")

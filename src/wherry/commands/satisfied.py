@@ -41,6 +41,8 @@ def satisfied_closure(
             {**markers, "extra": extra}
         ):
             continue
+        if requirement.url:
+            return None  # a direct reference: the install plan compares its source
         name = str(canonicalize_name(requirement.name))
         dists = installed.get(name) or []
         if len(dists) != 1:

@@ -95,11 +95,17 @@ def sync(options: SyncOptions, cache: Cache, printer: Printer) -> list[Change]:
             printer.summary(timed("Audited", audited, start))
             return []
     settings = index_settings(options, spec)
+    from wherry.commands.build_env import BuildContext
     from wherry.commands.pipeline import Plan, execute_plan, plan_changes, resolve_for
 
-    requested = {item.name for item in spec.requirements}
+    builds = BuildContext(env, target, settings, cache, options)
     if spec.requirements:
-        resolution, client = resolve_for(target, spec, settings, cache, installed, options)
+        try:
+            resolution, client = resolve_for(target, spec, settings, cache, installed,
+                                             options, builds=builds)
+        except BaseException:
+            builds.close()
+            raise
     else:
         from wherry.http.client import HttpClient
         from wherry.resolve.resolution import Resolution
@@ -108,11 +114,13 @@ def sync(options: SyncOptions, cache: Cache, printer: Printer) -> list[Change]:
     try:
         count = len(resolution.pins)
         printer.summary(timed("Resolved", count, start))
+        requested = {item.name for item in spec.requirements}
         plan: Plan = plan_changes(resolution, installed, requested,
                                   reinstall=options.reinstalls, exact=True, retain=retain)
-        return execute_plan(env, plan, cache, client, printer, options)
+        return execute_plan(env, plan, cache, client, printer, options, builds=builds)
     finally:
         client.close()
+        builds.close()
 
 
 def _already_exact(

@@ -31,6 +31,10 @@ class SourcedRequirement:
     requirement: Requirement
     source: str
     hashes: tuple[str, ...] = ()
+    # `-e PATH` (PEP 660); and False when a path requirement's name is a placeholder until
+    # the project's metadata is read (requirements/direct.py).
+    editable: bool = False
+    named: bool = True
 
     @property
     def name(self) -> str:
@@ -45,6 +49,15 @@ class RequirementsSpec:
 
     requirements: list[SourcedRequirement] = field(default_factory=list)
     constraints: list[SourcedRequirement] = field(default_factory=list)
+    # `--override` files: each replaces every requirement on its name (uv semantics).
+    overrides: list[SourcedRequirement] = field(default_factory=list)
+    # `--exclude` files: canonical names dropped from the resolution entirely.
+    excludes: list[str] = field(default_factory=list)
+    # A `--pre` line in a requirements file (pip: allow pre-releases).
+    pre: bool = False
+    # `--no-binary` / `--only-binary` lines (pip's format: names, `:all:`, `:none:`).
+    no_binary: list[str] = field(default_factory=list)
+    only_binary: list[str] = field(default_factory=list)
     index_url: str | None = None
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
@@ -55,11 +68,29 @@ class RequirementsSpec:
     variables: dict[str, str | None] = field(default_factory=dict)
 
 
-def parse_requirement(text: str, source: str) -> SourcedRequirement:
-    """One PEP 508 requirement; a clear error for anything else."""
+def parse_requirement(
+    text: str, source: str, *, editable: bool = False, base_dir: Path | None = None
+) -> SourcedRequirement:
+    """One PEP 508 requirement, or a direct reference (a URL, a path, `-e PATH`: see
+    requirements/direct.py); a clear error for anything else. `base_dir` anchors
+    relative paths (the requirements file's directory; default the current one)."""
     from packaging.requirements import InvalidRequirement, Requirement
 
+    from wherry.requirements.direct import looks_direct, parse_direct
+
     stripped = text.strip()
+    if editable or looks_direct(stripped):
+        parts = re.split(r"\s+;\s*", stripped, maxsplit=1)  # `./proj ; marker`
+        reference, marker = parts[0], (parts[1] if len(parts) > 1 else "")
+        name, url, named = parse_direct(reference, source, editable=editable,
+                                        base_dir=base_dir)
+        text = f"{name} @ {url}" + (f" ; {marker}" if marker else "")
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as exc:
+            raise RequirementError(f"invalid requirement `{stripped}` ({source}): {exc}",
+                                   hint="markers follow the path or URL after ` ; `") from None
+        return SourcedRequirement(requirement, source, editable=editable, named=named)
     try:
         requirement = Requirement(stripped)
     except InvalidRequirement as exc:
@@ -68,18 +99,21 @@ def parse_requirement(text: str, source: str) -> SourcedRequirement:
             "`name[extra]==2.1; python_version>'3.8'`"
         )
         if stripped.startswith("-e") or stripped.startswith("--editable"):
-            hint = "editable installs (-e) are not supported yet"
-        elif os.sep in stripped or stripped.endswith((".whl", ".tar.gz", ".zip")):
-            hint = "local paths and files are not supported as requirements yet"
+            hint = "pass editable projects as `-e PATH` (two arguments)"
         detail = str(exc).splitlines()[0]
         raise RequirementError(
             f"invalid requirement `{stripped}` ({source}): {detail}", hint=hint
         ) from None
+    if requirement.url and "://" not in requirement.url and ":" not in requirement.url[:2]:
+        # `name @ ./path` (uv accepts it): a path, relative to the file naming it.
+        _name, url, _named = parse_direct(requirement.url, source, base_dir=base_dir)
+        requirement = Requirement(stripped.replace(requirement.url, url, 1))
     if requirement.url:
-        raise RequirementError(
-            f"direct URL requirements are not supported yet: `{stripped}` ({source})",
-            hint="name the package and let wherry find it on the index",
-        )
+        scheme = requirement.url.partition(":")[0].lower()
+        if scheme not in ("http", "https", "file") and not scheme.startswith("git+"):
+            raise RequirementError(
+                f"unsupported URL scheme `{scheme}` in `{stripped}` ({source})",
+                hint="use http(s)://, file:// or git+https:// URLs")
     return SourcedRequirement(requirement, source)
 
 
@@ -119,8 +153,7 @@ _OPTIONS_WITH_VALUE = {
     "--extra-index-url": "extra_index_url",
     "-f": "find_links", "--find-links": "find_links",
 }
-_IGNORED_OPTIONS = {"--pre", "--prefer-binary", "--require-hashes", "--only-binary",
-                    "--no-binary", "--trusted-host"}
+_IGNORED_OPTIONS = {"--prefer-binary", "--require-hashes", "--trusted-host"}
 
 
 def read_requirements_file(
@@ -149,8 +182,9 @@ def read_requirements_file(
             _apply_option(line, path, source, spec, constraint, seen)
             continue
         requirement_text, hashes = _split_hashes(line, source)
-        parsed = parse_requirement(requirement_text, source)
-        parsed = SourcedRequirement(parsed.requirement, source, hashes)
+        parsed = parse_requirement(requirement_text, source, base_dir=path.parent)
+        parsed = SourcedRequirement(parsed.requirement, source, hashes,
+                                    editable=parsed.editable, named=parsed.named)
         (spec.constraints if constraint else spec.requirements).append(parsed)
 
 
@@ -183,12 +217,27 @@ def _apply_option(
     if option == "--no-index":
         spec.no_index = True
         return
+    if option == "--pre":
+        spec.pre = True
+        return
     if option in _IGNORED_OPTIONS:
+        return
+    if option in ("--no-binary", "--only-binary"):
+        if not value:
+            raise RequirementError(f"option `{option}` needs a value ({source})")
+        (spec.no_binary if option == "--no-binary" else spec.only_binary).append(value)
+        return
+    if option in ("-e", "--editable"):
+        if not value:
+            raise RequirementError(f"option `{option}` needs a value ({source})")
+        if constraint:
+            raise RequirementError(f"editable requirements cannot be constraints ({source})")
+        spec.requirements.append(
+            parse_requirement(value, source, editable=True, base_dir=path.parent))
         return
     kind = _OPTIONS_WITH_VALUE.get(option)
     if kind is None:
-        hint = "editable installs (-e) are not supported yet" if option in (
-            "-e", "--editable") else "see `wherry pip install --help` for the options wherry reads"
+        hint = "see `wherry pip install --help` for the options wherry reads"
         raise RequirementError(f"unsupported option `{option}` ({source})", hint=hint)
     if not value:
         raise RequirementError(f"option `{option}` needs a value ({source})")

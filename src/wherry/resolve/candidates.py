@@ -1,10 +1,18 @@
 """From an index's file list to the installable versions of a project for one target.
 
 A version is a candidate when it has a wheel whose tags the target accepts and whose
-Requires-Python admits the target's Python; the best-ranked wheel is kept. Versions that
-fail are remembered with the reason, so "no version" errors can say *why* (no wheel for
-this platform, Requires-Python, yanked, hidden by `--exclude-newer`) instead of just "not
-found".
+Requires-Python admits the target's Python; the best-ranked wheel is kept. A version with
+no such wheel but a source distribution is a candidate to build, unless the binary policy
+(`--only-binary`, `--no-build`) forbids building it; `--no-binary` makes a project's
+wheels invisible. Wheels win over an sdist of the same version (pip and uv agree), so a
+build happens only where the index has no compatible wheel. Versions that fail are
+remembered with the reason, so "no version" errors can say *why* (no wheel for this
+platform, Requires-Python, yanked, hidden by `--exclude-newer`, builds disabled) instead
+of just "not found".
+
+A `Candidate` may also be a direct reference (`name @ URL`, a path, a git URL, `-e`):
+the command layer makes it before resolution and the resolver offers it as the only
+version of that name.
 """
 
 from __future__ import annotations
@@ -26,13 +34,104 @@ from wherry.platform.tags import TargetTags
 
 
 @dataclass(frozen=True)
+class DirectReference:
+    """Where a direct-reference candidate comes from (PEP 610 terms).
+
+    `kind` is `archive` (a wheel or sdist by URL or path), `directory` (a local project)
+    or `vcs`; `local` is the file or tree on disk wherry builds or installs from."""
+
+    url: str
+    kind: str
+    local: str
+    editable: bool = False
+    subdirectory: str | None = None
+    vcs: str | None = None
+    requested_revision: str | None = None
+    commit_id: str | None = None
+    hashes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.kind == "archive" and self.local.endswith(".whl")
+
+    def direct_url(self) -> dict[str, object]:
+        """The `direct_url.json` content (PEP 610) of an install from this reference."""
+        data: dict[str, object] = {"url": self.url}
+        if self.kind == "directory":
+            data["dir_info"] = {"editable": True} if self.editable else {}
+        elif self.kind == "vcs":
+            info: dict[str, object] = {"vcs": self.vcs or "git",
+                                       "commit_id": self.commit_id or ""}
+            if self.requested_revision:
+                info["requested_revision"] = self.requested_revision
+            data["vcs_info"] = info
+        else:
+            archive: dict[str, object] = {}
+            if self.hashes:
+                archive["hashes"] = dict(self.hashes)
+                algo, digest = self.hashes[0]
+                archive["hash"] = f"{algo}={digest}"
+            data["archive_info"] = archive
+        if self.subdirectory:
+            data["subdirectory"] = self.subdirectory
+        return data
+
+
+@dataclass(frozen=True)
 class Candidate:
-    """One installable version of a project: its best wheel for the target."""
+    """One installable version of a project: its best file for the target.
+
+    `wheel` is the file to install: a wheel, or (`needs_build`) a source distribution
+    to build first. `direct` is set for direct references."""
 
     name: str
     version: Version
     wheel: DistFile
     yanked: bool
+    direct: DirectReference | None = None
+
+    @property
+    def file(self) -> DistFile:
+        return self.wheel
+
+    @property
+    def needs_build(self) -> bool:
+        if self.direct is not None:
+            return not self.direct.is_wheel
+        return not self.wheel.is_wheel
+
+
+@dataclass(frozen=True)
+class BinaryPolicy:
+    """`--no-binary`, `--only-binary` and `--no-build`, as pip means them: a project named
+    in a flag follows that flag; `:all:` applies to every other project."""
+
+    no_binary_all: bool = False
+    only_binary_all: bool = False
+    no_binary: frozenset[str] = frozenset()
+    only_binary: frozenset[str] = frozenset()
+
+    def wheels_allowed(self, name: str) -> bool:
+        if name in self.only_binary:
+            return True
+        return not (name in self.no_binary or self.no_binary_all)
+
+    def builds_allowed(self, name: str) -> bool:
+        if name in self.no_binary:
+            return True
+        return not (name in self.only_binary or self.only_binary_all)
+
+    @property
+    def is_default(self) -> bool:
+        return self == BinaryPolicy()
+
+
+#: Why a version is unusable because of the binary policy (report.py shows these).
+BUILDS_DISABLED_REASON = (
+    "has only a source distribution, and building from source is disabled "
+    "(--only-binary/--no-build)"
+)
+WHEELS_DISABLED_REASON = "has only wheels, and --no-binary forbids using them"
 
 
 @dataclass
@@ -254,8 +353,10 @@ def build_versions(
     *,
     exclude_newer: datetime | None = None,
     first_match: bool = False,
+    policy: BinaryPolicy | None = None,
 ) -> ProjectVersions:
-    """Group `files` by version and keep, per version, the best-ranked compatible wheel.
+    """Group `files` by version and keep, per version, the best-ranked compatible wheel,
+    else (builds allowed) the version's source distribution.
 
     With `first_match` (uv's `unsafe-first-match`), a version's file comes from the
     earliest index offering it (files arrive in index priority order), and `ordered()`
@@ -286,6 +387,9 @@ def build_versions(
 
     positions: dict[str, int] = {}
     same_name: dict[str, bool] = {}  # a project's files spell its name a handful of ways
+    wheels_ok = policy is None or policy.wheels_allowed(name)
+    builds_ok = policy is None or policy.builds_allowed(name)
+    sdists: dict[Version, DistFile] = {}
     for file in files:
         filename = file.filename
         if file.is_wheel:
@@ -319,7 +423,15 @@ def build_versions(
             reasons.setdefault(version, f"requires Python {file.requires_python}")
             continue
         if not triple:
-            reasons.setdefault(version, "has only a source distribution (builds come later)")
+            if not builds_ok:
+                reasons.setdefault(version, BUILDS_DISABLED_REASON)
+                continue
+            current_sdist = sdists.get(version)
+            if current_sdist is None or (current_sdist.is_yanked and not file.is_yanked):
+                sdists[version] = file
+            continue
+        if not wheels_ok:
+            reasons.setdefault(version, WHEELS_DISABLED_REASON)
             continue
         rank = tags.rank_of_filename_tags(*triple)
         if rank is None:
@@ -335,6 +447,12 @@ def build_versions(
             rank == current[0] and current[1].is_yanked and not file.is_yanked
         ):
             best[version] = (rank, file)
+    for version, file in sdists.items():
+        if version not in best:
+            # No compatible wheel: build this version (a sdist ranks after every wheel).
+            if first_match:
+                positions.setdefault(file.index_url, len(positions))
+            best[version] = (-1, file)
     for version, (_rank, file) in best.items():
         if first_match:
             project.index_position[version] = positions[file.index_url]

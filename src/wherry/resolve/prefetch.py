@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -21,7 +21,7 @@ from packaging.version import Version
 from wherry.index.models import DistFile
 from wherry.output import trace
 from wherry.platform.tags import TargetTags
-from wherry.resolve.candidates import Candidate, ProjectVersions, build_versions
+from wherry.resolve.candidates import BinaryPolicy, Candidate, ProjectVersions, build_versions
 from wherry.resolve.metadata import CoreMetadata, parse_core_metadata
 
 
@@ -38,7 +38,13 @@ class PackageData:
         workers: int = 16,
         exclude_newer: datetime | None = None,
         first_match: bool = False,
+        direct: Mapping[str, tuple[Candidate, CoreMetadata]] | None = None,
+        policy: BinaryPolicy | None = None,
     ) -> None:
+        # Direct references (`name @ URL`, paths, `-e`): each is the only version of its
+        # name, with metadata the command layer already read or built.
+        self._direct = dict(direct or {})
+        self._policy = None if policy is None or policy.is_default else policy
         self._first_match = first_match
         self._exclude_newer = exclude_newer
         self._files_for = files_for
@@ -63,10 +69,14 @@ class PackageData:
         return future
 
     def _load_versions(self, name: str) -> ProjectVersions:
+        direct = self._direct.get(name)
+        if direct is not None:
+            candidate = direct[0]
+            return ProjectVersions(name, candidates={candidate.version: candidate})
         files = self._files_for(name)
         project = build_versions(
             name, files, self._tags, self._python_version, exclude_newer=self._exclude_newer,
-            first_match=self._first_match,
+            first_match=self._first_match, policy=self._policy,
         )
         trace("Found %d usable versions of %s", len(project.candidates), name)
         return project
@@ -83,12 +93,20 @@ class PackageData:
             if not candidate.version.is_prerelease and (
                 allowed is None or candidate.version in allowed
             ):
+                if candidate.needs_build:
+                    # No speculative builds (seconds each, and the solver may keep an
+                    # installed version instead): only what the solver asks for.
+                    return
                 with contextlib.suppress(RuntimeError):  # the pool is shut down: done
                     self._metadata_future(candidate)
                 return
 
     def _metadata_future(self, candidate: Candidate) -> Future[CoreMetadata]:
         key = candidate.wheel.url
+        if candidate.direct is not None:
+            done: Future[CoreMetadata] = Future()
+            done.set_result(self._direct[candidate.name][1])
+            return done
         with self._lock:
             future = self._metadata.get(key)
             if future is None:
@@ -111,6 +129,14 @@ class PackageData:
                     continue
                 self._likely.add((name, allowed))
             self._versions_future(name).add_done_callback(partial(self._fetch_likely, allowed))
+
+    def prefetch_metadata(self, candidates: Iterable[Candidate]) -> None:
+        """Start fetching these candidates' metadata (the solver is walking back through a
+        project's versions and will likely ask for them one after another)."""
+        with contextlib.suppress(RuntimeError):  # the pool is shut down: done
+            for candidate in candidates:
+                if not candidate.needs_build:  # builds only when the solver asks
+                    self._metadata_future(candidate)
 
     def versions(self, name: str) -> ProjectVersions:
         return self._versions_future(name).result()

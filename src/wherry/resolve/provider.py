@@ -9,12 +9,14 @@ critical path when it can be started earlier: see prefetch.py.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from nab_resolver.resolver import BaseProvider
+from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -51,6 +53,28 @@ class InstalledPreference:
     metadata: CoreMetadata
 
 
+#: `--prerelease` modes (uv's names); the default allows a pre-release of a package when
+#: a requirement on it names one, or when no stable version fits.
+PRERELEASE_MODES = ("disallow", "allow", "if-necessary", "explicit", "if-necessary-or-explicit")
+#: `--resolution` modes: newest versions, oldest versions, oldest for direct requirements.
+RESOLUTION_MODES = ("highest", "lowest", "lowest-direct")
+
+
+def names_prerelease(requirement: Requirement) -> bool:
+    """Whether a requirement's specifier names a pre-release (`>=2.0b1`, `==1.0rc1`): an
+    explicit request for pre-releases of that project (`!=` excludes, so never counts)."""
+    for specifier in requirement.specifier:
+        if specifier.operator == "!=":
+            continue
+        text = specifier.version.removesuffix(".*")
+        try:
+            if Version(text).is_prerelease:
+                return True
+        except ValueError:
+            continue  # `===` arbitrary strings
+    return False
+
+
 @dataclass
 class ProviderConfig:
     markers: dict[str, str]
@@ -59,6 +83,25 @@ class ProviderConfig:
     pinned: dict[str, set[Version]] = field(default_factory=dict)
     installed: dict[str, InstalledPreference] = field(default_factory=dict)
     no_deps: bool = False
+    prerelease: str = "if-necessary-or-explicit"
+    resolution: str = "highest"
+    # Root requirement names (`--resolution lowest-direct` picks their lowest versions).
+    direct: set[str] = field(default_factory=set)
+    # Versions to keep when the request allows them (pins of an existing `-o` file).
+    preferences: dict[str, Version] = field(default_factory=dict)
+    # `--override`: canonical name -> the requirements that replace every requirement on
+    # it, root or transitive (already filtered by the target's markers).
+    overrides: dict[str, list[Requirement]] = field(default_factory=dict)
+    # `--exclude`: names dropped from the resolution, with every requirement on them.
+    excludes: frozenset[str] = frozenset()
+    # Universal resolution (resolve/universal.py): whether a marker can hold in the
+    # region being resolved (given the extra), instead of evaluating it for one target;
+    # and a callback seeing every dependency edge with the marker it was written with.
+    marker_possible: Callable[[Marker, str], bool] | None = None
+    on_edge: Callable[[str, Version, Requirement, Marker | None], None] | None = None
+    # Universal resolution: sees every version chosen (it may split the Python range so
+    # that newer Pythons get newer versions, uv's `requires-python` fork strategy).
+    on_choice: Callable[[str, Any, Version], None] | None = None
 
 
 class WherryProvider(BaseProvider[str, Version]):
@@ -70,14 +113,17 @@ class WherryProvider(BaseProvider[str, Version]):
         versions_of: Callable[[str], ProjectVersions],
         metadata_of: Callable[[Candidate], CoreMetadata],
         on_new_packages: Callable[[list[tuple[str, PubGrubRange]]], None] = lambda new: None,
+        prefetch_metadata: Callable[[list[Candidate]], None] = lambda batch: None,
     ) -> None:
         self.config = config
+        self.prefetch_metadata = prefetch_metadata
         self.versions_of = versions_of
         self.metadata_of = metadata_of
         self.on_new_packages = on_new_packages
         self.order: dict[str, int] = {}
         self.tried: dict[str, int] = {}
         self._dependencies: dict[tuple[str, Version], dict[str, PubGrubRange]] = {}
+        self._known: dict[str, list[Version]] = {}
 
     # -- choosing -------------------------------------------------------------------------
     def _choose(self, package: str, version_range: Any) -> Version | None:
@@ -85,28 +131,84 @@ class WherryProvider(BaseProvider[str, Version]):
             version = self.config.python_version
             return version if version in version_range else None
         name, _extra = split_extra(package)
-        installed = self.config.installed.get(name)
+        config = self.config
+        installed = config.installed.get(name)
         if installed is not None and installed.version in version_range:
             return installed.version
         project = self.versions_of(name)
+        mode = config.prerelease
+        allow_pre = mode == "allow" or (
+            mode in ("explicit", "if-necessary-or-explicit")
+            and name in config.explicit_prereleases
+        )
+        preferred = config.preferences.get(name)
+        if (
+            preferred is not None
+            and preferred in version_range
+            and preferred in project.candidates
+            and (allow_pre or not preferred.is_prerelease or mode != "disallow")
+        ):
+            return preferred
         ordered = project.ordered()
+        if config.resolution != "highest" and (
+            config.resolution == "lowest" or name in config.direct
+        ):
+            ordered = ordered[::-1]
         for candidate in ordered:
-            if not candidate.version.is_prerelease and candidate.version in version_range:
-                return candidate.version
-        pinned = self.config.pinned.get(name, set())
-        for version in sorted(project.yanked, reverse=True):
-            if version in pinned and version in version_range:
+            version = candidate.version
+            if (allow_pre or not version.is_prerelease) and version in version_range:
                 return version
-        # Pre-releases: when asked for explicitly, or when nothing else fits (uv's
-        # "if-necessary-or-explicit" default).
-        for candidate in ordered:
-            if candidate.version.is_prerelease and candidate.version in version_range:
-                return candidate.version
+        pinned = config.pinned.get(name)
+        if pinned:
+            for version in sorted(project.yanked, reverse=True):
+                if version in pinned and version in version_range:
+                    return version
+        # Pre-releases when nothing stable fits (uv's "if-necessary", part of the default).
+        if not allow_pre and mode in ("if-necessary", "if-necessary-or-explicit"):
+            for candidate in ordered:
+                if candidate.version.is_prerelease and candidate.version in version_range:
+                    return candidate.version
         return None
 
+    def prereleases_allowed(self, name: str) -> bool:
+        """Whether the pre-release policy let the solver choose `name`'s pre-releases
+        wherever a requirement admitted them (for the "pre-releases exist" hint)."""
+        mode = self.config.prerelease
+        return mode == "allow" or (
+            mode in ("explicit", "if-necessary-or-explicit")
+            and name in self.config.explicit_prereleases
+        )
+
     def choose_version(self, package: str, version_range: Any) -> Version | None:
-        self.tried[package] = self.tried.get(package, 0) + 1
-        return self._choose(package, version_range)
+        tried = self.tried.get(package, 0) + 1
+        self.tried[package] = tried
+        chosen = self._choose(package, version_range)
+        if chosen is not None and tried >= 5 and (tried in (5, 10) or tried % 20 == 0):
+            self._prefetch_older(package, version_range, chosen, min(tried, 50))
+        if chosen is not None and self.config.on_choice is not None and package != PYTHON:
+            self.config.on_choice(package, version_range, chosen)
+        return chosen
+
+    def _prefetch_older(self, package: str, version_range: Any, chosen: Version,
+                        count: int) -> None:
+        """The solver is walking back through `package`'s versions: fetch the metadata of
+        the next `count` candidates it would try (uv's batch prefetch), so each step back
+        finds its answer already there instead of waiting on one request at a time."""
+        name, _extra = split_extra(package)
+        if name in self.config.installed or package == PYTHON:
+            return
+        ordered = self.versions_of(name).ordered()
+        lowest_first = self.config.resolution == "lowest" or (
+            self.config.resolution == "lowest-direct" and name in self.config.direct
+        )
+        batch = [
+            c for c in ordered
+            if (c.version > chosen if lowest_first else c.version < chosen)
+            and c.version in version_range
+        ]
+        batch = batch[:count] if not lowest_first else batch[-count:]
+        if batch:
+            self.prefetch_metadata(batch)
 
     def has_satisfying_version(self, package: str, version_range: Any) -> bool:
         return self._choose(package, version_range) is not None
@@ -156,34 +258,54 @@ class WherryProvider(BaseProvider[str, Version]):
             result[PYTHON] = PubGrubRange.from_specifier(metadata.requires_python)
         if self.config.no_deps:
             return result
-        environment = dict(self.config.markers)
+        config = self.config
+        environment = dict(config.markers)
         environment["extra"] = extra or ""
         for text in metadata.requires_dist:
             requirement = parse_dependency(text)
             if requirement is None:
                 continue
             if requirement.marker is not None:
-                if not requirement.marker.evaluate(environment):
+                if not self._applies(requirement.marker, environment, extra or ""):
                     continue
-                if extra is not None and requirement.marker.evaluate(
-                    {**environment, "extra": ""}
-                ):
+                if extra is not None and self._applies(requirement.marker, environment, ""):
                     continue  # a base dependency: the base package carries it
             elif extra is not None:
                 continue
             dep_name = str(canonicalize_name(requirement.name))
-            if dep_name == name and not requirement.extras:
+            if dep_name in config.excludes:
                 continue
-            dep_range = PubGrubRange.from_specifier(requirement.specifier)
-            targets = [dep_name] + [
-                f"{dep_name}[{canonicalize_name(e)}]" for e in sorted(requirement.extras)
-            ]
-            for target in targets:
-                if target == package:
-                    continue
-                existing = result.get(target)
-                result[target] = dep_range if existing is None else existing & dep_range
+            replacements = config.overrides.get(dep_name)
+            for effective in (requirement,) if replacements is None else replacements:
+                if config.on_edge is not None:
+                    config.on_edge(package, version, effective, requirement.marker)
+                self._add_dependency(result, package, name, dep_name, effective)
         return result
+
+    def _applies(self, marker: Marker, environment: dict[str, str], extra: str) -> bool:
+        possible = self.config.marker_possible
+        if possible is not None:
+            return possible(marker, extra)
+        environment["extra"] = extra
+        return bool(marker.evaluate(environment))
+
+    def _add_dependency(
+        self, result: dict[str, PubGrubRange], package: str, name: str, dep_name: str,
+        requirement: Requirement,
+    ) -> None:
+        if dep_name == name and not requirement.extras:
+            return
+        if requirement.specifier and names_prerelease(requirement):
+            self.config.explicit_prereleases.add(dep_name)
+        dep_range = PubGrubRange.from_specifier(requirement.specifier)
+        targets = [dep_name] + [
+            f"{dep_name}[{canonicalize_name(e)}]" for e in sorted(requirement.extras)
+        ]
+        for target in targets:
+            if target == package:
+                continue
+            existing = result.get(target)
+            result[target] = dep_range if existing is None else existing & dep_range
 
     # -- ordering -------------------------------------------------------------------------
     def prioritize(
@@ -198,6 +320,40 @@ class WherryProvider(BaseProvider[str, Version]):
         pinned = 0 if version_range.is_single_version() else 1
         return (1, -conflict_counts.get(package, 0), pinned, self.order.get(package, 0), package)
 
-    def widen_decision(self, package: str, version: Version) -> None:
-        return None
+    def widen_decision(self, package: str, version: Version) -> PubGrubRange | None:
+        """`version` widened to the gap between its neighbouring known versions.
+
+        When the solver walks back through a project's versions, each rejected version
+        otherwise leaves a one-version hole in the range, and every later range
+        operation pays for all the holes (the walk costs N^3). No version inside the gap
+        other than `version` can ever be chosen (the index lists no other, and installed
+        and preferred versions count as listed), so nab-resolver's contract holds and
+        adjacent rejections merge into one interval.
+        """
+        if package == PYTHON:
+            return None
+        name, _extra = split_extra(package)
+        known = self._known_versions(name)
+        at = bisect_left(known, version)
+        if at >= len(known) or known[at] != version:
+            return None
+        low = known[at - 1] if at > 0 else None
+        high = known[at + 1] if at + 1 < len(known) else None
+        if low is None and high is None:
+            return None
+        return PubGrubRange.between(low, high)
+
+    def _known_versions(self, name: str) -> list[Version]:
+        known = self._known.get(name)
+        if known is None:
+            project = self.versions_of(name)
+            versions = set(project.all_versions())
+            installed = self.config.installed.get(name)
+            if installed is not None:
+                versions.add(installed.version)
+            preferred = self.config.preferences.get(name)
+            if preferred is not None:
+                versions.add(preferred)
+            known = self._known[name] = sorted(versions)
+        return known
 

@@ -49,6 +49,18 @@ class PubGrubRange(VersionRange):
         return cls._adopt(built)
 
     @classmethod
+    def between(cls, low: Version | None, high: Version | None) -> PubGrubRange:
+        """The open interval (`low`, `high`) in PEP 440 version order (None: unbounded).
+
+        Plain order, not `>`/`<` specifier semantics (which skip post, local and
+        pre-releases of the bound): the provider widens a decision to the gap between
+        its neighbouring versions, whatever they are."""
+        from packaging._ranges import LowerBound, UpperBound
+
+        bounds = ((LowerBound(low, False), UpperBound(high, False)),)
+        return cls._build(bounds, prereleases_configured=True)  # type: ignore[return-value]
+
+    @classmethod
     def _adopt(cls, value: VersionRange) -> PubGrubRange:
         if isinstance(value, cls):
             return value
@@ -68,6 +80,14 @@ class PubGrubRange(VersionRange):
             and upper.inclusive
             and lower.version == upper.version
         )
+
+    def covers_all_versions(self) -> bool:
+        """Whether every PEP 440 version is in the range (`~empty()` is such a range
+        without the arbitrary `===` strings, so `~self` is not empty for it)."""
+        if len(self._bounds) != 1:
+            return False
+        lower, upper = self._bounds[0]
+        return lower.version is None and upper.version is None
 
     def relation(self, other: PubGrubRange) -> Relation:
         if self.is_empty:
@@ -95,6 +115,8 @@ class PubGrubRange(VersionRange):
         """`>=1.0, <2.0` for error messages; `*` for everything; `==1.0 | >=2.0` for unions."""
         if self.is_empty:
             return "(no versions)"
+        if self.covers_all_versions():
+            return "*"
         specifier = self.to_specifier_set()
         if specifier is not None:
             text = ",".join(sorted(str(specifier).split(","), key=_operator_order))

@@ -7,29 +7,36 @@ the candidates to install.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from nab_resolver.errors import ResolutionError as SolverError
 from nab_resolver.resolver import Resolver
 from nab_resolver.types import RootRequirement
+from packaging.markers import Marker
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from wherry.errors import ResolutionError
 from wherry.index.models import DistFile
-from wherry.output import log
+from wherry.output import log, trace
 from wherry.platform.tags import TargetTags
 from wherry.requirements.parse import SourcedRequirement
-from wherry.resolve.candidates import Candidate, format_cutoff
+from wherry.resolve.candidates import BinaryPolicy, Candidate, format_cutoff
+from wherry.resolve.explain import ExplainContext, explain, no_versions_terms
+from wherry.resolve.metadata import CoreMetadata
 from wherry.resolve.prefetch import PackageData
 from wherry.resolve.provider import (
     PYTHON,
     InstalledPreference,
     ProviderConfig,
     WherryProvider,
+    names_prerelease,
     split_extra,
 )
 from wherry.resolve.ranges import PubGrubRange
@@ -43,6 +50,9 @@ class Resolution:
     pins: dict[str, Candidate | InstalledPreference]
     extras: dict[str, set[str]] = field(default_factory=dict)
     versions_tried: int = 0
+    # Canonical name -> the names of the pinned packages that depend on it (extras
+    # folded into their base), for `# via` annotations.
+    dependents: dict[str, set[str]] = field(default_factory=dict)
 
     def version_of(self, name: str) -> Version:
         return self.pins[name].version
@@ -62,47 +72,81 @@ def resolve(
     indexes_description: str = "the package index",
     exclude_newer: datetime | None = None,
     first_match: bool = False,
+    overrides: Sequence[SourcedRequirement] = (),
+    excludes: Collection[str] = (),
+    prerelease: str = "if-necessary-or-explicit",
+    resolution: str = "highest",
+    preferences: Mapping[str, Version] | None = None,
+    python_requested: bool = False,
+    other_index: Callable[[str], str | None] | None = None,
+    marker_possible: Callable[[Marker, str], bool] | None = None,
+    on_edge: Callable[[str, Version, Requirement, Marker | None], None] | None = None,
+    on_choice: Callable[[str, Any, Version], None] | None = None,
+    direct: Mapping[str, tuple[Candidate, CoreMetadata]] | None = None,
+    policy: BinaryPolicy | None = None,
 ) -> Resolution:
     """Resolve `requirements` for one target; raise `ResolutionError` with hints on failure.
 
     `exclude_newer` (from `candidates.parse_exclude_newer`) hides files uploaded at or
-    after that instant, as if the index had been read then.
+    after that instant, as if the index had been read then. `overrides` replace every
+    requirement on their names (root or transitive); `excludes` (canonical names) drop
+    packages from the resolution with every requirement on them. `prerelease` and
+    `resolution` are uv's modes (`provider.PRERELEASE_MODES`, `RESOLUTION_MODES`);
+    `preferences` are versions to keep when allowed (the pins of an existing output file).
+    On failure, `python_requested` (the Python came from `--python-version`) and
+    `other_index(name)` (a hint that another index may offer `name`) shape the message.
     """
     environment = {**markers, "extra": ""}
+
+    def applies(marker: Marker | None) -> bool:
+        """Whether a root/constraint/override marker holds for the target (or, in a
+        universal resolution, can hold in the region being resolved)."""
+        if marker is None:
+            return True
+        if marker_possible is not None:
+            return marker_possible(marker, "")
+        return bool(marker.evaluate(environment))
+
     roots: list[RootRequirement[str, Version]] = []
     wanted: list[tuple[str, PubGrubRange]] = []
     config = ProviderConfig(
         markers=markers, python_version=python_version, installed=dict(installed or {}),
-        no_deps=no_deps,
+        no_deps=no_deps, prerelease=prerelease, resolution=resolution,
+        preferences=dict(preferences or {}), excludes=frozenset(excludes),
+        marker_possible=marker_possible, on_edge=on_edge, on_choice=on_choice,
     )
+    for item in overrides:
+        requirement = item.requirement
+        name = str(canonicalize_name(requirement.name))
+        entries = config.overrides.setdefault(name, [])
+        if applies(requirement.marker):
+            entries.append(requirement)
     for item in requirements:
         requirement = item.requirement
-        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+        if not applies(requirement.marker):
             log.debug("Ignoring %s: its markers do not match the target", requirement)
             continue
         name = str(canonicalize_name(requirement.name))
-        constraint = PubGrubRange.from_specifier(requirement.specifier)
+        if name in config.excludes:
+            log.debug("Ignoring %s: excluded", requirement)
+            continue
         origin = f"{requirement} ({item.source})"
-        roots.append(RootRequirement(name, constraint, origin))
-        wanted.append((name, constraint))
-        for extra in sorted(requirement.extras):
-            extra_package = f"{name}[{canonicalize_name(extra)}]"
-            roots.append(RootRequirement(extra_package, constraint, origin))
-        for specifier in requirement.specifier:
-            if specifier.operator in ("==", "===") and "*" not in specifier.version:
-                config.pinned.setdefault(name, set()).add(Version(specifier.version))
+        for effective in config.overrides.get(name, [requirement]):
+            _add_root(effective, name, origin, roots, wanted, config)
     constraint_ranges: dict[str, PubGrubRange] = {}
     for item in constraints:
         requirement = item.requirement
-        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+        if not applies(requirement.marker):
             continue
         name = str(canonicalize_name(requirement.name))
+        if names_prerelease(requirement):
+            config.explicit_prereleases.add(name)
         new = PubGrubRange.from_specifier(requirement.specifier)
         previous = constraint_ranges.get(name)
         constraint_ranges[name] = new if previous is None else previous & new
     data = PackageData(
         files_for, fetch_metadata, tags, python_version, exclude_newer=exclude_newer,
-        first_match=first_match,
+        first_match=first_match, direct=direct, policy=policy,
     )
     if exclude_newer is not None:
         log.debug("Hiding files uploaded at or after %s (--exclude-newer)",
@@ -112,6 +156,7 @@ def resolve(
         versions_of=data.versions,
         metadata_of=data.metadata,
         on_new_packages=data.prefetch,
+        prefetch_metadata=data.prefetch_metadata,
     )
     data.prefetch(wanted)
     for root in roots:
@@ -126,17 +171,12 @@ def resolve(
     try:
         solution = solver.solve(roots, constraint_ranges or None)
     except SolverError as exc:
-        projects = [data.versions(name) for name in _seen_projects(provider)]
-        hints = hints_for(projects, tags, str(python_version), indexes_description)
-        message = "no solution found for the requirements:\n" + _indent(str(exc))
-        raise ResolutionError(message, hint="; ".join(hints) if hints else None) from None
+        raise _failure(exc, provider, data, tags, python_version, indexes_description,
+                       python_requested, other_index) from None
     finally:
         data.close()
-    log.debug(
-        "Solver finished in %.0fms after trying %d versions",
-        (time.perf_counter() - start) * 1000,
-        sum(provider.tried.values()),
-    )
+    trace("Solver finished in %.0fms", (time.perf_counter() - start) * 1000)
+    log.debug("%s", tried_versions_line(provider.tried))
     pins: dict[str, Candidate | InstalledPreference] = {}
     extras: dict[str, set[str]] = {}
     for package, version in solution.pins.items():
@@ -147,7 +187,80 @@ def resolve(
             extras.setdefault(base, set()).add(extra_name)
             continue
         pins[base] = provider.candidate(base, version)
-    return Resolution(pins, extras, sum(provider.tried.values()))
+    dependents: dict[str, set[str]] = {}
+    for parent, child in solution.edges:
+        if PYTHON in (parent, child):
+            continue
+        parent_base, child_base = split_extra(parent)[0], split_extra(child)[0]
+        if parent_base != child_base:
+            dependents.setdefault(child_base, set()).add(parent_base)
+    return Resolution(pins, extras, sum(provider.tried.values()), dependents)
+
+
+def tried_versions_line(tried: Mapping[str, int]) -> str:
+    """`Tried 7 versions: numpy 4, pandas 2, six 1` (uv's -v line): how hard the solver
+    had to search, busiest packages first."""
+    counts = sorted(
+        ((package, count) for package, count in tried.items() if package != PYTHON),
+        key=lambda item: (-item[1], item[0]),
+    )
+    total = sum(count for _package, count in counts)
+    return f"Tried {total} versions: " + ", ".join(f"{p} {c}" for p, c in counts)
+
+
+def _add_root(
+    requirement: Requirement, name: str, origin: str,
+    roots: list[RootRequirement[str, Version]], wanted: list[tuple[str, PubGrubRange]],
+    config: ProviderConfig,
+) -> None:
+    """One root requirement (after overrides) as solver roots: the package, and one proxy
+    per extra; `==` pins admit yanked versions, pre-release specifiers admit pre-releases."""
+    constraint = PubGrubRange.from_specifier(requirement.specifier)
+    roots.append(RootRequirement(name, constraint, origin))
+    wanted.append((name, constraint))
+    config.direct.add(name)
+    for extra in sorted(requirement.extras):
+        extra_package = f"{name}[{canonicalize_name(extra)}]"
+        roots.append(RootRequirement(extra_package, constraint, origin))
+    for specifier in requirement.specifier:
+        if specifier.operator in ("==", "===") and "*" not in specifier.version:
+            with contextlib.suppress(ValueError):
+                config.pinned.setdefault(name, set()).add(Version(specifier.version))
+    if names_prerelease(requirement):
+        config.explicit_prereleases.add(name)
+
+
+def _failure(
+    exc: SolverError, provider: WherryProvider, data: PackageData, tags: TargetTags,
+    python_version: Version, indexes_description: str, python_requested: bool,
+    other_index: Callable[[str], str | None] | None,
+) -> ResolutionError:
+    """The solver's proof as uv-style prose, with hints about the versions it rules out."""
+    root = exc.incompatibility
+    projects = [data.versions(name) for name in _seen_projects(provider)]
+    if root is None:  # a limit, not a proof
+        return ResolutionError(f"resolution stopped without an answer: {exc}",
+                               hint="please report this, with the requirements")
+
+    def available(name: str) -> list[Version]:
+        project = data.versions(name)
+        return [*project.candidates, *project.yanked]
+
+    context = ExplainContext(available, str(python_version), python_requested)
+    text = explain(root, context)
+    within: dict[str, PubGrubRange] = {}
+    for package, constraint in no_versions_terms(root):
+        if package == PYTHON:
+            continue
+        base = split_extra(package)[0]
+        within[base] = within[base] | constraint if base in within else constraint
+    hints = hints_for(
+        projects, tags, str(python_version), indexes_description, within=within,
+        prereleases_allowed=provider.prereleases_allowed,
+        other_index=other_index or (lambda name: None),
+    )
+    message = "no solution found when resolving dependencies:\n" + _indent(text)
+    return ResolutionError(message, hint="\n  hint: ".join(hints) if hints else None)
 
 
 def _seen_projects(provider: WherryProvider) -> list[str]:
@@ -156,4 +269,4 @@ def _seen_projects(provider: WherryProvider) -> list[str]:
 
 
 def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
+    return "\n".join("  " + line if line else "" for line in text.splitlines())

@@ -1,0 +1,64 @@
+"""Editable installs (PEP 660): `-e PATH` on the command line and in requirements files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support import MakeIndex, RunWherry
+from tests.support.backends import backend_wheels
+from tests.support.environments import make_venv
+from tests.test_direct import direct_url, make_project, value_of
+
+
+@pytest.fixture(scope="session")
+def backends() -> list[Path]:
+    found = backend_wheels()
+    if isinstance(found, str):
+        pytest.skip(found)
+    return found
+
+
+def test_editable_install_sees_edits_without_reinstalling(
+    run_wherry: RunWherry, make_index: MakeIndex, backends: list[Path], tmp_path: Path,
+) -> None:
+    index = make_index(backends)
+    project = make_project(tmp_path / "proj", "editme")
+    venv = make_venv(run_wherry, tmp_path / "venv")
+    result = run_wherry("pip", "install", "-e", "./proj", "--python", venv, "--index-url",
+                        index.url, cwd=tmp_path)
+    assert result.ok, result
+    assert "+ editme==1.0" in result.stderr
+    assert value_of(venv, "editme") == "one"
+    assert direct_url(venv, "editme-1.0") == {"url": project.as_uri(),
+                                              "dir_info": {"editable": True}}
+    (project / "editme" / "__init__.py").write_text("VALUE = 'edited'\n")
+    assert value_of(venv, "editme") == "edited"
+    listed = run_wherry("pip", "list", "--editable", "--python", venv)
+    assert listed.ok, listed
+    assert "editme" in listed.stdout
+
+
+def test_editable_in_a_requirements_file_with_a_relative_path(
+    run_wherry: RunWherry, make_index: MakeIndex, backends: list[Path], tmp_path: Path,
+) -> None:
+    index = make_index(backends)
+    make_project(tmp_path / "work" / "lib", "reqedit", value="from-file")
+    requirements = tmp_path / "work" / "requirements.txt"
+    requirements.write_text("-e ./lib\n")
+    venv = make_venv(run_wherry, tmp_path / "venv")
+    result = run_wherry("pip", "install", "-r", requirements, "--python", venv, "--index-url",
+                        index.url)
+    assert result.ok, result
+    assert value_of(venv, "reqedit") == "from-file"
+    assert direct_url(venv, "reqedit-1.0")["dir_info"] == {"editable": True}
+
+
+def test_editable_needs_a_directory(run_wherry: RunWherry, tmp_path: Path) -> None:
+    (tmp_path / "file.txt").write_text("")
+    venv = make_venv(run_wherry, tmp_path / "venv")
+    result = run_wherry("pip", "install", "-e", str(tmp_path / "file.txt"), "--python", venv,
+                        "--no-index")
+    assert result.returncode == 2, result
+    assert "needs a project directory" in result.stderr
