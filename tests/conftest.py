@@ -18,6 +18,7 @@ import pytest
 
 from tests.support import MakeIndex, RunWherry
 from tests.support import run_wherry as _run_wherry
+from tests.support.backends import backend_wheels
 from tests.support.index_server import IndexServer
 from tests.support.packages import Wheelhouse
 
@@ -47,6 +48,16 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
     monkeypatch.setenv("XDG_CACHE_HOME", str(root / "cache"))
     monkeypatch.setenv("WHERRY_CACHE_DIR", str(root / "wherry-cache"))
     monkeypatch.setenv("PYENV_ROOT", _REAL_PYENV_ROOT)
+
+
+@pytest.fixture(scope="session")
+def backends() -> list[Path]:
+    """Wheels of the real build backends (setuptools, hatchling, flit-core), fetched once
+    per machine (tests/support/backends.py), for test indexes that must serve them."""
+    found = backend_wheels()
+    if isinstance(found, str):
+        pytest.skip(found)
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from tests.support import MakeIndex, RunWherry
-from tests.support.backends import backend_wheels
 from tests.support.environments import make_venv, site_packages
 from tests.support.packages import SdistBackend, Wheelhouse
 
@@ -75,14 +74,6 @@ requires = []
 build-backend = "intree_backend"
 backend-path = ["backend"]
 '''
-
-
-@pytest.fixture(scope="session")
-def backends() -> list[Path]:
-    found = backend_wheels()
-    if isinstance(found, str):
-        pytest.skip(found)
-    return found
 
 
 def in_tree_sdist(wheelhouse: Wheelhouse) -> Path:

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from tests.support import MakeIndex, RunWherry
-from tests.support.backends import backend_wheels
 from tests.support.environments import make_venv, site_packages
 from tests.support.packages import Wheelhouse
 
@@ -26,14 +25,6 @@ PY = "cp{}{}".format(*sys.version_info[:2])
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or platform.machine() != "x86_64",
     reason="the test wheels are manylinux x86_64")
-
-
-@pytest.fixture(scope="session")
-def backends() -> list[Path]:
-    found = backend_wheels()
-    if isinstance(found, str):
-        pytest.skip(found)
-    return found
 
 
 def flavour(venv: Path) -> str:

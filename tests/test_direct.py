@@ -11,17 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import MakeIndex, RunWherry
-from tests.support.backends import backend_wheels
 from tests.support.environments import make_venv, site_packages
 from tests.support.packages import Wheelhouse, sha256_of
-
-
-@pytest.fixture(scope="session")
-def backends() -> list[Path]:
-    found = backend_wheels()
-    if isinstance(found, str):
-        pytest.skip(found)
-    return found
 
 
 def make_project(root: Path, name: str, version: str = "1.0", *, deps: tuple[str, ...] = (),

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.support import MakeIndex, RunWherry
-from tests.support.backends import backend_wheels
 from tests.support.environments import make_venv
 from tests.test_direct import direct_url, make_project, value_of
-
-
-@pytest.fixture(scope="session")
-def backends() -> list[Path]:
-    found = backend_wheels()
-    if isinstance(found, str):
-        pytest.skip(found)
-    return found
 
 
 def test_editable_install_sees_edits_without_reinstalling(

@@ -19,17 +19,17 @@ holds downloaded sdists (and wheels named by hashed URLs), immutable by hash, an
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from wherry.cache.entry import persist_dir, write_atomic
 from wherry.cache.layout import Cache
+from wherry.cache.lock import HeldLock
 from wherry.output import log
 
 
@@ -149,27 +149,14 @@ class BuiltWheels:
         """Where a downloaded sdist is kept (immutable by hash) for later builds."""
         return self.cache.bucket("built") / "sdist-files" / sha256.lower() / filename
 
-    @contextlib.contextmanager
-    def lock(self, source: SourceId, on_wait: str | None = None) -> Iterator[None]:
+    def lock(self, source: SourceId, on_wait: str | None = None) -> HeldLock:
         """Hold the per-source build lock for the `with` block (across processes)."""
-        import fcntl
-
         directory = self._source_dir(source)
         directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log.debug("Waiting for another wherry process to finish building %s",
-                          on_wait or source.label)
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        return HeldLock(fd, lambda: log.debug(
+            "Waiting for another wherry process to finish building %s",
+            on_wait or source.label))
 
 
 def _sha256(path: Path) -> str:

@@ -94,6 +94,41 @@ class RootLock:
             self.mode = None
 
 
+class HeldLock:
+    """An exclusive `flock` on an open file for a `with` block, then the file closed.
+
+    The one way wherry waits for another process on a lock file (an environment's, a
+    build source's): try without blocking, and only if that fails call `on_wait` once
+    (to say so) and block. The descriptor is owned: it is closed on exit, which is also
+    what releases the lock if unlocking fails.
+    """
+
+    def __init__(self, fd: int, on_wait: Callable[[], None] | None = None) -> None:
+        self.fd = fd
+        self.on_wait = on_wait
+
+    def __enter__(self) -> None:
+        if fcntl is None:  # pragma: no cover - Windows
+            return
+        try:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if self.on_wait is not None:
+                    self.on_wait()
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if fcntl is not None:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self.fd)
+
+
 def lock_timeout() -> float:
     """`WHERRY_LOCK_TIMEOUT` seconds (default 300)."""
     raw = os.environ.get("WHERRY_LOCK_TIMEOUT", "").strip()

@@ -12,14 +12,14 @@ blocks: take it once, at the command level.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
+from wherry.cache.lock import HeldLock
 from wherry.output import log
 
 
@@ -46,28 +46,12 @@ def _open_lock(prefix: Path) -> int:
         return os.open(fallback, os.O_RDWR | os.O_CREAT, 0o666)
 
 
-@contextlib.contextmanager
 def environment_lock(
     prefix: Path, *, on_wait: Callable[[], None] | None = None
-) -> Iterator[None]:
+) -> HeldLock:
     """Hold an exclusive lock on the environment at `prefix` for the `with` block.
 
     If another process holds it, `on_wait` is called once, then this blocks until it is
     released (the CLI prints "Waiting for another wherry process…" from `on_wait`).
     """
-    import fcntl
-
-    fd = _open_lock(Path(prefix))
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait is not None:
-                on_wait()
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    return HeldLock(_open_lock(Path(prefix)), on_wait)
