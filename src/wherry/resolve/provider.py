@@ -26,6 +26,8 @@ from wherry.resolve.metadata import CoreMetadata
 from wherry.resolve.ranges import PubGrubRange
 
 PYTHON = "Python"
+#: Discarded decisions after which a package is decided after the others (uv uses 5).
+CONFLICT_THRESHOLD = 5
 
 
 @lru_cache(maxsize=8192)
@@ -316,9 +318,15 @@ class WherryProvider(BaseProvider[str, Version]):
         culprit_counts: Mapping[str, int] | None = None,
     ) -> Any:
         if package == PYTHON:
-            return (0, 0, 0, "")
+            return (0, 0, 0, 0, "")
         pinned = 0 if version_range.is_single_version() else 1
-        return (1, -conflict_counts.get(package, 0), pinned, self.order.get(package, 0), package)
+        # uv's conflict tracking (PR #9843): a package whose decisions keep being thrown
+        # away by the same conflict is decided *after* the others once it crosses the
+        # threshold, so the packages it conflicts with are pinned first and its range
+        # arrives already narrowed, instead of walking its versions down one by one.
+        discarded = conflict_counts.get(package, 0)
+        late = 1 if discarded >= CONFLICT_THRESHOLD else 0
+        return (1, pinned, late, self.order.get(package, 0), package)
 
     def widen_decision(self, package: str, version: Version) -> PubGrubRange | None:
         """`version` widened to the gap between its neighbouring known versions.
@@ -346,14 +354,16 @@ class WherryProvider(BaseProvider[str, Version]):
     def _known_versions(self, name: str) -> list[Version]:
         known = self._known.get(name)
         if known is None:
-            project = self.versions_of(name)
-            versions = set(project.all_versions())
+            # all_versions() is distinct and newest first: reversing it is the sort
+            # (sorting thousands of Versions again cost more than the whole walk).
+            known = self.versions_of(name).all_versions()[::-1]
             installed = self.config.installed.get(name)
-            if installed is not None:
-                versions.add(installed.version)
             preferred = self.config.preferences.get(name)
-            if preferred is not None:
-                versions.add(preferred)
-            known = self._known[name] = sorted(versions)
+            for extra in (installed.version if installed is not None else None, preferred):
+                if extra is not None:
+                    at = bisect_left(known, extra)
+                    if at == len(known) or known[at] != extra:
+                        known.insert(at, extra)
+            self._known[name] = known
         return known
 
