@@ -5,9 +5,11 @@ Two packages with many versions that conflict at the top: `a` version i depends 
 `b>=i`, and `b` version j depends on `a<=j-GAP`. The newest `a` and `b` never work
 together; only `a<=VERSIONS-GAP` does, and a resolver has to learn that through the top
 GAP versions of both. The universe is generated as real wheels (tests/support/packages.py)
-and served by the project's loopback test index (tests/support/index_server.py) with PEP
-658 metadata files, so every tool reads metadata without downloading wheels and nothing
-but resolution is measured.
+and served by the project's loopback test index (tests/support/index_server.py), which
+answers each request after `--latency` seconds (default 50 ms, a distant index's round
+trip; 0 measures the solvers alone). Like the index reachable here it serves no PEP 658
+metadata files unless `--metadata-files` is given, so metadata comes from range requests
+(wherry, uv) or whole wheels (pip).
 
 Each tool resolves `a b` from a fresh cache (`install --dry-run`; pip with `--report`),
 once per run, median of `--runs`. It uses the tool venvs that `run.py` builds (run
@@ -43,11 +45,11 @@ def make_universe(root: Path, versions: int, gap: int) -> None:
         build_wheel(root, "b", str(i), requires=[f"a<={i - gap}"])
 
 
-def commands(tool: str, index_url: str, venv: Path, cache: Path,
-             out: Path) -> list[str | Path]:
+def commands(tool: str, index_url: str, venv: Path, cache: Path, out: Path,
+             wherry: Path) -> list[str | Path]:
     py = bin_of(venv, "python")
     if tool == "wherry":
-        return [bin_of(TOOLS_DIR / "wherry", "wherry"), "pip", "install", "--dry-run", "a", "b",
+        return [wherry, "pip", "install", "--dry-run", "a", "b",
                 "--python", py, "--cache-dir", cache, "--index-url", index_url]
     if tool == "uv":
         return [bin_of(TOOLS_DIR / "uv", "uv"), "pip", "install", "--dry-run", "a", "b",
@@ -76,6 +78,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900,
                         help="seconds before a run counts as failed (900)")
     parser.add_argument("--python", help="target interpreter (as run.py)")
+    parser.add_argument("--latency", type=float, default=0.05,
+                        help="seconds the index waits before each answer (0.05)")
+    parser.add_argument("--wherry", type=Path, default=bin_of(TOOLS_DIR / "wherry", "wherry"),
+                        help="the wherry to run (default: run.py's tool venv)")
+    parser.add_argument("--metadata-files", action="store_true",
+                        help="serve PEP 658 metadata files")
     args = parser.parse_args()
 
     runner = Runner(WORK, args.timeout)
@@ -87,16 +95,19 @@ def main() -> int:
         make_universe(files, args.versions, args.gap)
         venv = scratch / "venv"
         runner.check([python, "-m", "venv", "--without-pip", venv], "creating the venv")
-        server = IndexServer(files, metadata_files=True).start()
+        server = IndexServer(files, metadata_files=args.metadata_files,
+                             latency=args.latency).start()
         try:
             print(f"a, b: {args.versions} versions each, top {args.gap} conflicting; "
-                  f"expected answer a=={args.versions - args.gap} b=={args.versions}")
+                  f"expected answer a=={args.versions - args.gap} b=={args.versions}; "
+                  f"latency {args.latency * 1000:.0f} ms, PEP 658 "
+                  f"{'on' if args.metadata_files else 'off'}")
             for tool in [t.strip() for t in args.tools.split(",") if t.strip()]:
                 times = []
                 for run in range(args.runs):
                     cache = scratch / f"cache-{tool}-{run}"
                     outcome = runner.run(commands(tool, server.url, venv, cache,
-                                                  scratch / "report.json"))
+                                                  scratch / "report.json", args.wherry))
                     shutil.rmtree(cache, ignore_errors=True)
                     if outcome.returncode != 0:
                         last = (outcome.stderr or outcome.stdout).strip().splitlines()[-1:]
