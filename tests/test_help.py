@@ -11,7 +11,7 @@ import pytest
 
 from tests.support import RunWherry
 from wherry.cli.docs import DOCS, render
-from wherry.cli.main import build_parser
+from wherry.cli.parser import build_parser
 
 
 def _all_parsers() -> list[tuple[str, argparse.ArgumentParser]]:

@@ -32,7 +32,7 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from wherry.cli.main import build_parser
+    from wherry.cli.parser import build_parser
 
     parser, _pip = build_parser(None)
     ctx.printer.result(render(args.shell, command_tree(parser)).rstrip("\n"))

@@ -53,7 +53,7 @@ def render() -> str:
     saved = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = str(WIDTH)
     try:
-        from wherry.cli.main import build_parser
+        from wherry.cli.parser import build_parser
 
         parser, _pip = build_parser(None)
         commands = _parsers(parser)
