@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from wherry.cli.options import add_global_options
+from wherry.cli.parser import Formatter
 
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
 
@@ -36,7 +37,7 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
         parsers[command] = sub.add_parser(
             command, help=help_text, description=help_text + ".",
             epilog=f"examples:\n  {example}\n",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=Formatter,
         )
     parsers["clean"].add_argument(
         "packages", nargs="*", metavar="PACKAGE",
