@@ -110,3 +110,15 @@ def test_tree_state_follows_edits_but_not_build_output(tmp_path: Path) -> None:
     (tmp_path / "pkg" / "m.py").write_text("x = 22\n")
     os.utime(tmp_path / "pkg" / "m.py", ns=(1, 1))
     assert tree_state(tmp_path) != before
+
+
+def test_build_requirements_for_other_extras_and_platforms_are_dropped() -> None:
+    """flit-core lists the project's own extras in `get_requires_for_build_wheel`."""
+    from wherry.build.builder import applicable_requirements
+
+    markers = {"python_version": "3.12", "sys_platform": "linux", "platform_system": "Linux"}
+    assert applicable_requirements(
+        ['ruff >= 0.16.0 ; extra == "all"', "wheel", "pywin32; sys_platform == 'win32'",
+         "tomli; python_version < '3.11'", "not a requirement !!"],
+        markers,
+    ) == ["wheel", "not a requirement !!"]

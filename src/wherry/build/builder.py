@@ -88,6 +88,33 @@ class Source:
     in_place: bool = False  # a local tree built where it is (no copy to delete)
 
 
+def applicable_requirements(requirements: Sequence[str], markers: Mapping[str, str]
+                            ) -> list[str]:
+    """The requirements whose markers hold for the build interpreter (`extra` empty).
+
+    Backends such as flit-core answer `get_requires_for_build_wheel` with the project's
+    own dependencies, extras included (`ruff; extra == "all"`): those would never be
+    installed, but keeping them would make the build environment's key differ from the
+    one `build-system.requires` already made, and cost a second environment for nothing.
+    A requirement that does not parse is kept, so the resolver reports it.
+    """
+    from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    environment = {**markers, "extra": ""}
+    kept = []
+    for text in requirements:
+        try:
+            requirement = Requirement(text)
+            if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                continue
+        except (InvalidRequirement, InvalidMarker, UndefinedComparison,
+                UndefinedEnvironmentName):
+            pass
+        kept.append(text)
+    return kept
+
+
 class Builder:
     """Builds for one target environment during one run (shared by nested builds)."""
 
@@ -283,6 +310,7 @@ class Builder:
         if extra is None:  # asked once per run: metadata and build share the answer
             extra = [str(r) for r in backend.call(hook, config_settings=self._settings()) or []]
             self._shared.requires[memo] = extra
+        extra = applicable_requirements(extra, self.target.markers)
         if extra and isolated:
             wanted = sorted({*system.requires, *map(str, extra)})
             if wanted != sorted(set(system.requires)):
