@@ -155,7 +155,7 @@ class BuiltWheels:
         directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
         return HeldLock(fd, lambda: log.debug(
-            "Waiting for another wherry process to finish building %s",
+            "Waiting for another build of %s (this process or another) to finish",
             on_wait or source.label))
 
 
