@@ -16,6 +16,7 @@ import pytest
 from tests.support import MakeIndex, RunWherry
 from tests.support.packages import Wheelhouse
 from wherry.cache.entry import remove_entry
+from wherry.cache.layout import BUCKETS
 from wherry.commands.cache import human_size
 
 _HOLDER = """
@@ -69,7 +70,7 @@ def _archive_projects(cache: Path) -> list[str]:
 
 
 def _simple_pages(cache: Path) -> list[str]:
-    return sorted(p.name for p in (cache / "simple-v1").glob("*/*.msgpack"))
+    return sorted(p.name for p in (cache / BUCKETS["simple"]).glob("*/*.msgpack"))
 
 
 def test_clean_one_package(run_wherry: RunWherry, populated: Path) -> None:
@@ -201,11 +202,38 @@ def test_size_bound_prunes_least_recently_used(run_wherry: RunWherry, populated:
     assert after <= limit
     assert total - after < alpha_size * 3  # only what had to go
     assert len(list((populated / "archives-v1").iterdir())) == len(entries) - 1
-    assert any((populated / "simple-v1").rglob("*.msgpack"))  # recent entries stay
+    assert any((populated / BUCKETS["simple"]).rglob("*.msgpack"))  # recent entries stay
     (tmp_path / "wherry.toml").write_text('cache-max-size = "1K"\n')
     assert run_wherry("pip", "list", "--python", sys.executable, "--cache-dir", populated,
                       cwd=tmp_path).ok
     assert int(run_wherry("cache", "size", "--cache-dir", populated).stdout) <= 1024
+
+
+def test_installing_from_an_archive_marks_it_used(run_wherry: RunWherry, populated: Path,
+                                                  make_index: MakeIndex, wheelhouse: Wheelhouse,
+                                                  tmp_path: Path) -> None:
+    """An install linking from an archive entry refreshes its marker, so size-bound pruning
+    (least recently used first) removes the entry nobody used, not the one just used."""
+    old = time.time() - 3600
+    entries = {json.loads((e / ".wherry-complete").read_text())["wheel"].split("-")[0]: e
+               for e in (populated / "archives-v1").iterdir()}
+    for entry in entries.values():
+        os.utime(entry / ".wherry-complete", (old, old))
+    index = make_index([wheelhouse.wheel("alpha", "1.0", requires=["beta"]),
+                        wheelhouse.wheel("beta", "1.0")])
+    venv = tmp_path / "fresh"
+    assert run_wherry("venv", venv, "--python", sys.executable, "--cache-dir", populated).ok
+    result = run_wherry("pip", "install", "beta", "--python", venv, "--index-url", index.url,
+                        "--cache-dir", populated)
+    assert result.ok, result
+    used = (entries["beta"] / ".wherry-complete").stat()
+    unused = (entries["alpha"] / ".wherry-complete").stat()
+    assert used.st_mtime > old + 3000 and used.st_atime > old + 3000
+    assert unused.st_mtime == pytest.approx(old, abs=1)
+    total = int(run_wherry("cache", "size", "--cache-dir", populated).stdout)
+    assert run_wherry("pip", "list", "--python", sys.executable, "--cache-dir", populated,
+                      env={"WHERRY_CACHE_MAX_SIZE": str(total - 1)}).ok
+    assert sorted(_archive_projects(populated)) == ["beta"]
 
 
 def test_remove_entry_renames_first(tmp_path: Path) -> None:

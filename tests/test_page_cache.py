@@ -343,7 +343,23 @@ def test_corrupt_entry_is_replaced(two: IndexServer, client: HttpClient, cache: 
         assert lookup(two, client, cache, "x") == first
         assert page_requests(two) == [("/simple/x/", "plain")]
         entry = msgspec.msgpack.decode(path.read_bytes(), type=PageEntry)
-        assert entry.files is not None and len(entry.files) == 1
+        assert entry.files is not None and entry.files.count == 1
+
+
+def test_entry_of_another_shape_is_a_miss(two: IndexServer, client: HttpClient,
+                                          cache: Cache) -> None:
+    """A readable entry whose files have a shape this wherry does not know (an older
+    layout under the same bucket) is refetched, never an error."""
+    first = lookup(two, client, cache, "x")
+    path = PageCache(cache).path(two.url, "x")
+    entry = msgspec.msgpack.decode(path.read_bytes(), type=PageEntry)
+    older = {"policy": entry.policy, "body_sha256": entry.body_sha256,
+             "files": {"count": 1, "versions": [], "other": []}}  # no `base`
+    path.write_bytes(msgspec.msgpack.encode(older))
+    two.reset_log()
+    assert lookup(two, client, cache, "x") == first
+    assert page_requests(two) == [("/simple/x/", "plain")]
+    assert msgspec.msgpack.decode(path.read_bytes(), type=PageEntry).files is not None
 
 
 def test_credentials_are_not_written_to_the_cache(make_index: MakeIndex, wheelhouse: Wheelhouse,
@@ -454,13 +470,13 @@ def test_unchanged_bytes_are_not_parsed_again(
     two.cache_headers = False
     first = lookup(two, client, cache, "y")
     parsed: list[str] = []
-    real_parse = sources_module.parse_page  # type: ignore[attr-defined]
+    real_parse = sources_module.parse_rows  # type: ignore[attr-defined]
 
     def counting(*args: object, **kwargs: object) -> object:
         parsed.append(str(args[2]))
         return real_parse(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(sources_module, "parse_page", counting)
+    monkeypatch.setattr(sources_module, "parse_rows", counting)
     assert lookup(two, client, cache, "y") == first
     assert parsed == []
     # A changed page is parsed, and the answer follows it.

@@ -99,7 +99,7 @@ def resolve_for(
             return resolve(
                 requirements,
                 constraints=spec.constraints,
-                files_for=sources.files_for,
+                files_for=sources.project_files,
                 fetch_metadata=(
                     (lambda file: builds.metadata(file, client)) if builds is not None
                     else lambda file: wheel_metadata(file, client, cache)),

@@ -26,7 +26,7 @@ from wherry.cache.layout import Cache
 from wherry.errors import BuildError
 from wherry.http.client import HttpClient
 from wherry.index.models import DistFile
-from wherry.install.unpack import archive_path, unpack_wheel
+from wherry.install.unpack import archive_path, init_worker, unpack_in_worker, unpack_wheel
 from wherry.output import log, trace
 from wherry.resolve.candidates import Candidate
 
@@ -60,7 +60,9 @@ def cached_archive(file: DistFile, cache: Cache) -> Path | None:
 
 # Wheels at least this big are unpacked in worker processes: unzipping and hashing
 # thousands of members is CPU work that threads cannot spread over cores (the GIL).
-_PROCESS_THRESHOLD = 4 * 1024 * 1024
+# Spawning the workers costs ~100 ms, so the pool is started as soon as such a wheel's
+# download starts (the index lists sizes), and the start-up overlaps the download.
+_PROCESS_THRESHOLD = 1024 * 1024
 _pool_lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
@@ -74,23 +76,14 @@ def _unpack_pool() -> ProcessPoolExecutor:
             # spawn, not fork: the parent has download threads holding locks.
             context = multiprocessing.get_context("spawn")
             _pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context,
-                                        initializer=_init_worker, initargs=(log.level,))
+                                        initializer=init_worker, initargs=(log.level,))
             atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
         return _pool
 
 
-def _init_worker(level: int) -> None:
-    log.setLevel(level)
-
-
-def _unpack_worker(wheel: str, cache_root: str, sha256: str) -> str:
-    return str(unpack_wheel(Path(wheel), Cache.at(Path(cache_root)), sha256=sha256,
-                            verified=True))
-
-
 def _unpack(wheel: Path, cache: Cache, sha256: str) -> Path:
     if wheel.stat().st_size >= _PROCESS_THRESHOLD:
-        future = _unpack_pool().submit(_unpack_worker, str(wheel), str(cache.root), sha256)
+        future = _unpack_pool().submit(unpack_in_worker, str(wheel), str(cache.root), sha256)
         return Path(future.result())
     return unpack_wheel(wheel, cache, sha256=sha256, verified=True)
 
@@ -101,6 +94,8 @@ def prepare_wheel(file: DistFile, cache: Cache, client: HttpClient) -> Path:
     if found is not None:
         trace("Found cached archive for %s", file.filename)
         return found
+    if file.size is not None and file.size >= _PROCESS_THRESHOLD:
+        _unpack_pool().submit(os.getpid)  # start the workers now, not after the download
     work = cache.tempdir(prefix="download-")
     try:
         target = work / file.filename

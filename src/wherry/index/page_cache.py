@@ -1,11 +1,13 @@
 """The simple-page cache: each project page stored *parsed*, beside its HTTP policy.
 
-One file per (index, project): `simple-v1/<digest of the index URL>/<name>.msgpack`, a
-msgpack map `{"policy": CachePolicy, "files": [DistFile map, ...] | None}` (None: the index
-answered 404), written atomically. Maps with field names keep entries self-describing and
-let a later wherry add keys that this one ignores. Storing the parsed list, not the body,
-means a warm hit costs one file read and one msgspec decode (about 3 ms for a 4,000-file
-page) instead of a parse. The entry repeats the URL it answers, checked on read.
+One file per (index, project): `simple-v2/<digest of the index URL>/<name>.msgpack`, a
+msgpack map `{"policy": CachePolicy, "files": StoredFiles | None, "body_sha256": ...}`
+(None: the index answered 404), written atomically. Maps with field names keep entries
+self-describing and let a later wherry add keys that this one ignores. The files are
+stored parsed and grouped by version, newest first (`project_page.py`), each group's
+files an undecoded blob: a warm hit costs one file read and a decode of the version list,
+and only the versions the resolver looks at are decoded further. The entry repeats the
+URL it answers, checked on read.
 
 Credentials never reach the disk: the index URL's userinfo is removed from the key, the
 policy and the stored file URLs, and put back on the same-origin file URLs on load (the
@@ -20,7 +22,9 @@ import dataclasses
 import hashlib
 import os
 import re
+from functools import partial
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
@@ -31,23 +35,26 @@ from wherry.errors import IndexError_
 from wherry.http.cache_policy import CachePolicy, strip_userinfo
 from wherry.http.urls import redact_url
 from wherry.index.models import DistFile
+from wherry.index.project_page import DamagedPage, ProjectPage, StoredFiles
+from wherry.index.simple import FileRow
 from wherry.output import log
 
 _SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 
 
 class PageEntry(msgspec.Struct):
-    """A cached project page: the response's policy and the files it listed."""
+    """A cached project page: the response's policy and the files it listed (grouped by
+    version, `project_page.StoredFiles`), None when the index answered 404."""
 
     policy: CachePolicy
-    files: list[DistFile] | None
+    files: StoredFiles | None
     # sha256 of the response body the files were parsed from: a refetched page whose
     # bytes are identical needs neither parsing nor storing again.
     body_sha256: str | None = None
 
 
 class _StoredEntry(msgspec.Struct):
-    """The same map read back with the file list left undecoded (`msgspec.Raw`)."""
+    """The same map read back with the files left undecoded (`msgspec.Raw`)."""
 
     policy: CachePolicy
     files: msgspec.Raw
@@ -56,7 +63,7 @@ class _StoredEntry(msgspec.Struct):
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(_StoredEntry)
-_FILES_DECODER = msgspec.msgpack.Decoder(list[DistFile] | None)
+_FILES_DECODER = msgspec.msgpack.Decoder(StoredFiles | None)
 
 
 class StoredPage:
@@ -64,35 +71,44 @@ class StoredPage:
 
     On an index that sends no validators every stored page is stale, so deciding that
     must not cost decoding thousands of files (uv checks its policy without
-    deserialising the page either). The files are decoded at most once.
+    deserialising the page either): `PageCache.load` decodes the list of versions only,
+    and each version's files are decoded when the resolver looks at that version.
     """
 
-    def __init__(self, policy: CachePolicy, raw: msgspec.Raw, index_url: str,
-                 path: Path, body_sha256: str | None = None) -> None:
+    def __init__(self, policy: CachePolicy, raw: msgspec.Raw, stored: StoredFiles | None,
+                 index_url: str, path: Path, body_sha256: str | None = None) -> None:
         self.policy = policy
         self.body_sha256 = body_sha256
         self._raw = raw
+        self._stored = stored
         self._index_url = index_url
         self._path = path
-        self._files: list[DistFile] | None = None
+        self._page: ProjectPage | None = None
         self._decoded = False
 
     @property
-    def files(self) -> list[DistFile] | None:
+    def page(self) -> ProjectPage | None:
         if not self._decoded:
-            try:
-                files = _FILES_DECODER.decode(self._raw)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                PageCache._unlink(self._path)
-                raise IndexError_(
-                    f"the cached page {self._path} is damaged ({exc}); it has been removed",
-                    hint="run the command again to fetch the page anew",
-                ) from None
-            if files is not None and _userinfo(self._index_url):
-                files = _with_credentials(files, self._index_url)
-            self._files = files
+            stored = self._stored
+            transform = None
+            if _userinfo(self._index_url):
+                transform = partial(_with_credentials, self._index_url)
+            self._page = None if stored is None else ProjectPage.from_stored(
+                stored, self._index_url, transform, self._damaged)
             self._decoded = True
-        return self._files
+        return self._page
+
+    @property
+    def files(self) -> list[DistFile] | None:
+        page = self.page
+        return None if page is None else page.files()
+
+    def _damaged(self, detail: str) -> NoReturn:
+        PageCache._unlink(self._path)
+        raise IndexError_(
+            f"the cached page {self._path} is damaged ({detail}); it has been removed",
+            hint="run the command again to fetch the page anew",
+        ) from None
 
 
 def _userinfo(url: str) -> str:
@@ -134,6 +150,8 @@ class PageCache:
             return None
         try:
             entry = _DECODER.decode(data)
+            # The version list, not the files: a shape this wherry cannot read is a miss.
+            stored = _FILES_DECODER.decode(entry.files)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             log.debug("Removing damaged cache entry %s (%s)", path, exc)
             self._unlink(path)
@@ -142,15 +160,21 @@ class PageCache:
             log.debug("Cache entry %s is for %s, not %s; ignoring it", path,
                       entry.policy.url, redact_url(url))
             return None
-        return StoredPage(entry.policy, entry.files, index_url, path, entry.body_sha256)
+        return StoredPage(entry.policy, entry.files, stored, index_url, path,
+                          entry.body_sha256)
 
-    def store(self, index_url: str, name: str, entry: PageEntry) -> None:
-        """Write `entry` atomically (a failure to write is logged, never fatal)."""
+    def store(self, index_url: str, name: str, policy: CachePolicy,
+              page: ProjectPage | None, body_sha256: str | None = None) -> None:
+        """Write a page atomically (a failure to write is logged, never fatal)."""
         path = self.path(index_url, name)
-        if entry.files is not None and _userinfo(index_url):
-            entry = PageEntry(entry.policy, _without_credentials(entry.files, index_url))
+        strip = partial(_without_credentials, index_url) if _userinfo(index_url) else None
         try:
-            write_atomic(path, _ENCODER.encode(entry))
+            files = None if page is None else page.to_stored(
+                strip, strip_userinfo(page.base) if strip is not None else None)
+        except DamagedPage:
+            return  # a damaged stored group: the entry is already removed
+        try:
+            write_atomic(path, _ENCODER.encode(PageEntry(policy, files, body_sha256)))
         except OSError as exc:
             log.debug("Cannot write cache entry %s: %s", path, exc)
 
@@ -171,26 +195,16 @@ class PageCache:
             os.unlink(path)
 
 
-def _without_credentials(files: list[DistFile], index_url: str) -> list[DistFile]:
-    userinfo = _userinfo(index_url)
-    bare_index = strip_userinfo(index_url)
-    return [
-        dataclasses.replace(
-            f, index_url=bare_index,
-            url=strip_userinfo(f.url) if _userinfo(f.url) == userinfo else f.url)
-        for f in files
-    ]
+def _without_credentials(index_url: str, row: FileRow) -> FileRow:
+    if "@" in row.url and _userinfo(row.url) == _userinfo(index_url):
+        return msgspec.structs.replace(row, url=strip_userinfo(row.url))
+    return row
 
 
-def _with_credentials(files: list[DistFile], index_url: str) -> list[DistFile]:
-    userinfo = _userinfo(index_url)
-    origin = _host(index_url)
-    result = []
-    for f in files:
-        url = f.url
-        if not _userinfo(url) and _host(url) == origin:
-            parts = urlsplit(url)
-            url = urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path,
-                              parts.query, parts.fragment))
-        result.append(dataclasses.replace(f, url=url, index_url=index_url))
-    return result
+def _with_credentials(index_url: str, file: DistFile) -> DistFile:
+    url = file.url
+    if not _userinfo(url) and _host(url) == _host(index_url):
+        parts = urlsplit(url)
+        url = urlunsplit((parts.scheme, f"{_userinfo(index_url)}@{parts.netloc}", parts.path,
+                          parts.query, parts.fragment))
+    return dataclasses.replace(file, url=url, index_url=index_url)

@@ -1,4 +1,6 @@
-"""Simple repository API pages → `DistFile`s: pure parsing, no I/O.
+"""Simple repository API pages → rows (`FileRow`, the files as listed) → `DistFile`s:
+pure parsing, no I/O. The page cache keeps rows; `RowReader` turns one into a `DistFile`
+when something needs it (index/project_page.py).
 
 JSON (PEP 691, 700) is decoded by msgspec straight into typed Structs: 4.8 ms for numpy's
 4,415 files and the page's shape is validated while decoding (reference/stack.md section 5).
@@ -127,12 +129,20 @@ class _Joiner:
         return self._up(ups) + rest
 
 
-# -- JSON (PEP 691 / 700) ------------------------------------------------------------------
+# -- rows: a page's files as listed ----------------------------------------------------------
 
 _Meta = bool | dict[str, str] | None
 
 
-class _JsonFile(msgspec.Struct, rename="kebab"):
+class FileRow(msgspec.Struct, rename="kebab", omit_defaults=True):
+    """One file as a page lists it, before anything is derived from it: the PEP 691 JSON
+    shape (an HTML anchor is put into the same shape). `url` may be relative to the
+    page's base URL and carry a `#algo=digest` fragment.
+
+    Pages are stored as rows and each row becomes a `DistFile` (`to_dist_file`) only when
+    something looks at its version: for a big project most rows never do.
+    """
+
     filename: str
     url: str
     hashes: dict[str, str] = {}
@@ -146,7 +156,7 @@ class _JsonFile(msgspec.Struct, rename="kebab"):
 
 
 class _JsonPage(msgspec.Struct):
-    files: list[_JsonFile]
+    files: list[FileRow]
 
 
 _DECODER = msgspec.json.Decoder(_JsonPage)
@@ -163,37 +173,71 @@ def _core_metadata(*values: _Meta) -> bool | dict[str, str]:
     return False
 
 
-def parse_json_page(body: bytes, page_url: str, index_url: str) -> list[DistFile]:
-    """Parse a PEP 691 project page (`application/vnd.pypi.simple.v1+json`)."""
+class RowReader:
+    """Turns the rows of one page into `DistFile`s: joins against the page's base URL."""
+
+    def __init__(self, base: str, index_url: str) -> None:
+        self.base = base
+        self.index_url = index_url
+        self._join: _Joiner | None = None
+
+    def __call__(self, row: FileRow) -> DistFile:
+        join = self._join
+        if join is None:
+            join = self._join = _Joiner(self.base)
+        url, fragment_hashes = _split_fragment(join(row.url))
+        hashes = {k.lower(): v.lower() for k, v in row.hashes.items()} or fragment_hashes
+        yanked = row.yanked
+        return DistFile(
+            filename=row.filename,
+            url=url,
+            index_url=self.index_url,
+            hashes=hashes,
+            requires_python=(row.requires_python or "").strip() or None,
+            yanked="" if yanked is True else yanked,
+            core_metadata=_core_metadata(row.core_metadata, row.dist_info_metadata,
+                                         row.data_dist_info_metadata),
+            size=row.size,
+            upload_time=row.upload_time,
+        )
+
+
+def file_row(file: DistFile) -> FileRow:
+    """The row that reads back (`RowReader`) as `file`: its URL is absolute."""
+    return FileRow(file.filename, file.url, file.hashes, file.requires_python,
+                   file.core_metadata, yanked=file.yanked, size=file.size,
+                   upload_time=file.upload_time)
+
+
+def _usable_url(url: str, join: _Joiner) -> bool:
+    """Whether a listed URL can be joined (`http://[::1` cannot: skipped, as pip does).
+    Only bracketed hosts can fail, so other URLs are not joined here."""
+    if "[" not in url and "]" not in url:
+        return True
+    try:
+        _split_fragment(join(url))
+    except ValueError:
+        return False
+    return True
+
+
+def parse_json_rows(body: bytes, page_url: str) -> list[FileRow]:
+    """The dist-file rows of a PEP 691 project page (`application/vnd.pypi.simple.v1+json`),
+    relative to `page_url`."""
     try:
         page = _DECODER.decode(body)
     except msgspec.DecodeError as exc:
         raise IndexError_(f"Malformed JSON project page at {redact(page_url)}: {exc}",
                           hint="the index does not follow PEP 691") from None
     join = _Joiner(page_url)
-    files: list[DistFile] = []
-    for item in page.files:
-        if not is_dist_filename(item.filename):
-            continue
-        try:
-            url, fragment_hashes = _split_fragment(join(item.url))
-        except ValueError:  # not a URL (`http://[::1`): skipped, as on HTML pages
-            continue
-        hashes = {k.lower(): v.lower() for k, v in item.hashes.items()} or fragment_hashes
-        yanked = item.yanked
-        files.append(DistFile(
-            filename=item.filename,
-            url=url,
-            index_url=index_url,
-            hashes=hashes,
-            requires_python=(item.requires_python or "").strip() or None,
-            yanked="" if yanked is True else yanked,
-            core_metadata=_core_metadata(item.core_metadata, item.dist_info_metadata,
-                                         item.data_dist_info_metadata),
-            size=item.size,
-            upload_time=item.upload_time,
-        ))
-    return files
+    return [row for row in page.files
+            if is_dist_filename(row.filename) and _usable_url(row.url, join)]
+
+
+def parse_json_page(body: bytes, page_url: str, index_url: str) -> list[DistFile]:
+    """Parse a PEP 691 project page (`application/vnd.pypi.simple.v1+json`)."""
+    read = RowReader(page_url, index_url)
+    return [read(row) for row in parse_json_rows(body, page_url)]
 
 
 # -- HTML (PEP 503) ------------------------------------------------------------------------
@@ -246,11 +290,12 @@ def parse_anchors(body: bytes, page_url: str) -> tuple[str, list[dict[str, str |
     return base, parser.anchors
 
 
-def parse_html_page(body: bytes, page_url: str, index_url: str) -> list[DistFile]:
-    """Parse a PEP 503 project page (or a find-links HTML page): one file per dist link."""
+def parse_html_rows(body: bytes, page_url: str) -> tuple[str, list[FileRow]]:
+    """The base URL and the dist-file rows of a PEP 503 project page (or a find-links
+    HTML page). Rows carry absolute URLs, their fragment's hash moved to `hashes`."""
     base, anchors = parse_anchors(body, page_url)
     join = _Joiner(base)
-    files: list[DistFile] = []
+    rows: list[FileRow] = []
     for attrs in anchors:
         href = attrs["href"]
         assert href is not None  # filtered by the parser
@@ -272,19 +317,32 @@ def parse_html_page(body: bytes, page_url: str, index_url: str) -> list[DistFile
         else:
             yanked = False
         size_text = attrs.get("data-size")
-        files.append(DistFile(
+        rows.append(FileRow(
             filename=filename,
             url=url,
-            index_url=index_url,
             hashes=hashes,
-            requires_python=(attrs.get("data-requires-python") or "").strip() or None,
-            yanked=yanked,
+            requires_python=attrs.get("data-requires-python"),
             core_metadata=core,
+            yanked=yanked,
             size=int(size_text) if size_text and size_text.isascii() and size_text.isdigit()
             else None,
             upload_time=attrs.get("data-upload-time") or None,
         ))
-    return files
+    return base, rows
+
+
+def parse_html_page(body: bytes, page_url: str, index_url: str) -> list[DistFile]:
+    """Parse a PEP 503 project page (or a find-links HTML page): one file per dist link."""
+    base, rows = parse_html_rows(body, page_url)
+    read = RowReader(base, index_url)
+    return [read(row) for row in rows]
+
+
+def parse_rows(body: bytes, content_type: str, page_url: str) -> tuple[str, list[FileRow]]:
+    """A page's base URL and rows, by its media type: JSON for any `...json`, else HTML."""
+    if content_type.endswith("json"):
+        return page_url, parse_json_rows(body, page_url)
+    return parse_html_rows(body, page_url)
 
 
 def parse_page(body: bytes, content_type: str, page_url: str, index_url: str,

@@ -35,8 +35,9 @@ from wherry.index.find_links import (
     is_remote_page,
 )
 from wherry.index.models import DistFile
-from wherry.index.page_cache import PageCache, PageEntry
-from wherry.index.simple import ACCEPT, filename_matches, normalize_name, parse_page
+from wherry.index.page_cache import PageCache
+from wherry.index.project_page import ProjectFiles, ProjectPage
+from wherry.index.simple import ACCEPT, filename_matches, normalize_name, parse_rows
 from wherry.output import log
 from wherry.settings import NetworkSettings
 
@@ -62,7 +63,7 @@ def as_index_url(location: str) -> str:
 @dataclass
 class _Lookup:
     done: threading.Event = field(default_factory=threading.Event)
-    files: list[DistFile] = field(default_factory=list)
+    files: ProjectFiles = field(default_factory=ProjectFiles)
     error: BaseException | None = None
     asked: list[tuple[str, int | None]] = field(default_factory=list)  # (index, files or None)
     found_in: str | None = None
@@ -90,6 +91,11 @@ class IndexSources:
 
     def files_for(self, name: str) -> list[DistFile]:
         """Every file offered for project `name` (empty when nobody knows it)."""
+        return list(self.project_files(name))
+
+    def project_files(self, name: str) -> ProjectFiles:
+        """`files_for` as the pages they come from, grouped by version, so a resolver
+        can look at a few versions without materialising every file (project_page.py)."""
         key = normalize_name(name)
         with self._lock:
             lookup = self._lookups.get(key)
@@ -112,7 +118,7 @@ class IndexSources:
             lookup.done.wait()
         if lookup.error is not None:
             raise lookup.error
-        return list(lookup.files)
+        return lookup.files
 
     def prefetch(self, names: Iterable[str]) -> None:
         """Start looking up `names` in the background on the client's pool."""
@@ -126,7 +132,7 @@ class IndexSources:
     def _prefetch_one(self, name: str) -> None:
         # An error is kept in the lookup and raised to the caller who needs the files.
         with contextlib.suppress(Exception):
-            self.files_for(name)
+            self.project_files(name)
 
     def index_for(self, name: str) -> str | None:
         """The index whose files `files_for(name)` returned (first-index), if any."""
@@ -153,23 +159,25 @@ class IndexSources:
 
     # -- fetching ------------------------------------------------------------------------
 
-    def _lookup(self, name: str, lookup: _Lookup) -> list[DistFile]:
-        files: list[DistFile] = []
+    def _lookup(self, name: str, lookup: _Lookup) -> ProjectFiles:
+        pages: list[ProjectPage] = []
         for index_url in self.index_urls:
             page = self._fetch_project_page(index_url, name)
-            lookup.asked.append((index_url, None if page is None else len(page)))
+            lookup.asked.append((index_url, None if page is None else page.count))
             if page is None:
                 continue
-            files.extend(page)
+            if page.count:
+                pages.append(page)
             if lookup.found_in is None:
                 lookup.found_in = index_url
             if self.strategy == "first-index":
                 break
+        extra: list[DistFile] = []
         if self.find_links:
-            files.extend(f for f in self._all_find_links() if filename_matches(f.filename, name))
-        return files
+            extra = [f for f in self._all_find_links() if filename_matches(f.filename, name)]
+        return ProjectFiles(pages, extra)
 
-    def _fetch_project_page(self, index_url: str, name: str) -> list[DistFile] | None:
+    def _fetch_project_page(self, index_url: str, name: str) -> ProjectPage | None:
         """The files on `name`'s page of one index; None when the index answers 404.
 
         `file://` indexes are read every time (as uv: reading is as cheap as the cache).
@@ -185,7 +193,7 @@ class IndexSources:
                                   started)
 
     def _fetch_cached(self, index_url: str, name: str, url: str, accept: str, refresh: bool,
-                      started: float) -> list[DistFile] | None:
+                      started: float) -> ProjectPage | None:
         """A page through the simple-page cache under RFC 9111 (`cached_get`).
 
         A fresh entry answers without a request, a stale one is revalidated (304 keeps the
@@ -199,8 +207,8 @@ class IndexSources:
                 raise NetworkError(
                     f"The page {redact(url)} is not in the cache and --offline was given",
                     hint="run the command once without --offline to fill the cache")
-            self._found(stored.files, index_url, name, started, "cached, --offline")
-            return stored.files
+            self._found(stored.page, index_url, name, started, "cached, --offline")
+            return stored.page
         if self.pages is None:
             response = self.client.get(url, headers={"Accept": accept}, allow_status=(200, 404))
             return self._parse(response, index_url, name, started, "fetched")
@@ -210,10 +218,10 @@ class IndexSources:
         if result.fresh or result.not_modified:
             assert stored is not None
             if result.not_modified and result.policy is not None:
-                self.pages.store(index_url, name, PageEntry(result.policy, stored.files))
-            self._found(stored.files, index_url, name, started,
+                self.pages.restore(index_url, name, result.policy, stored)
+            self._found(stored.page, index_url, name, started,
                         "cached, fresh" if result.fresh else "cached, revalidated")
-            return stored.files
+            return stored.page
         assert result.response is not None
         digest = hashlib.sha256(result.response.body).hexdigest()
         if (
@@ -227,34 +235,37 @@ class IndexSources:
             # revalidatable; the files are re-stored as they are, undecoded.
             if _can_answer_later(result.policy.response_headers):
                 self.pages.restore(index_url, name, result.policy, stored)
-            self._found(stored.files, index_url, name, started, "refetched, unchanged")
-            return stored.files
+            self._found(stored.page, index_url, name, started, "refetched, unchanged")
+            return stored.page
         files = self._parse(result.response, index_url, name, started,
                             "refetched" if stored is not None else "fetched")
         if result.policy is not None:
-            self.pages.store(index_url, name, PageEntry(result.policy, files, digest))
+            self.pages.store(index_url, name, result.policy, files, digest)
         elif stored is not None:
             self.pages.remove(index_url, name)
         return files
 
     def _parse(self, response: Response, index_url: str, name: str, started: float,
-               how: str) -> list[DistFile] | None:
+               how: str) -> ProjectPage | None:
         if response.status == 404:
             self._found(None, index_url, name, started, how)
             return None
-        files = parse_page(response.body, response.content_type, response.url, index_url)
-        self._found(files, index_url, name, started, how)
-        return files
+        base, rows = parse_rows(response.body, response.content_type, response.url)
+        # A find-links page lists many projects: nothing to group its files by.
+        page = ProjectPage.from_rows(base, rows, index_url,
+                                     None if name == FIND_LINKS_ENTRY else name)
+        self._found(page, index_url, name, started, how)
+        return page
 
     @staticmethod
-    def _found(files: list[DistFile] | None, index_url: str, name: str, started: float,
+    def _found(files: ProjectPage | None, index_url: str, name: str, started: float,
                how: str) -> None:
         elapsed = (time.perf_counter() - started) * 1000
         if files is None:
             log.debug("No project page for %s on %s (%s, %.0f ms)", name, redact(index_url),
                       how, elapsed)
         else:
-            log.debug("Found %d files for %s on %s (%s, %.0f ms)", len(files), name,
+            log.debug("Found %d files for %s on %s (%s, %.0f ms)", files.count, name,
                       redact(index_url), how, elapsed)
 
     def _all_find_links(self) -> list[DistFile]:
@@ -272,12 +283,12 @@ class IndexSources:
         it is revalidated like a project page (and read from the cache `--offline`)."""
         if not is_remote_page(location):
             return find_links_files(location, self.client)
-        files = self._fetch_cached(location, FIND_LINKS_ENTRY, location.split("#", 1)[0],
-                                   FIND_LINKS_ACCEPT, self.network.refresh, time.perf_counter())
-        if files is None:
+        page = self._fetch_cached(location, FIND_LINKS_ENTRY, location.split("#", 1)[0],
+                                  FIND_LINKS_ACCEPT, self.network.refresh, time.perf_counter())
+        if page is None:
             raise IndexError_(f"Find-links page {redact(location)} was not found (404)",
                               hint="check the --find-links URL")
-        return files
+        return page.files()
 
 
 def _can_answer_later(headers: dict[str, str]) -> bool:

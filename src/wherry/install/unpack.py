@@ -54,11 +54,22 @@ def hash_file(path: Path, algorithm: str = "sha256") -> str:
 
 
 def archive_path(cache: Cache, sha256: str) -> Path | None:
-    """The complete archive entry for a wheel with this sha256, or None."""
+    """The complete archive entry for a wheel with this sha256, or None.
+
+    Callers look an entry up to install from it, so a hit is a use: the marker's times
+    are set to now (one `utime`, which also tells whether it exists), and `cache-max-size`
+    pruning, least recently used first (commands/cache.py), sees the entry as in use. A
+    read-only cache is still read.
+    """
     path = cache.bucket("archives") / sha256.lower()
-    if (path / MARKER).is_file():
-        return path
-    return None
+    marker = path / MARKER
+    try:
+        os.utime(marker)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return path if marker.is_file() else None
+    return path
 
 
 def unsafe_member_reason(name: str) -> str | None:
@@ -313,3 +324,15 @@ def unpack_wheel(
         "Unpacked %s into the cache in %.0fms", wheel.name, (time.perf_counter() - start) * 1000
     )
     return result
+
+
+def init_worker(level: int) -> None:
+    """A worker process's set-up: the parent's log level."""
+    log.setLevel(level)
+
+
+def unpack_in_worker(wheel: str, cache_root: str, sha256: str) -> str:
+    """`unpack_wheel` of an already hashed wheel, as a worker process runs it (this
+    module imports little, so a spawned worker starts quickly)."""
+    return str(unpack_wheel(Path(wheel), Cache.at(Path(cache_root)), sha256=sha256,
+                            verified=True))

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
+from typing import overload
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from wherry.errors import UsageError
 from wherry.index.models import DistFile
+from wherry.index.project_page import ProjectFiles, VersionGroup, group_files
 from wherry.output import log
 from wherry.platform.tags import TargetTags
 
@@ -135,32 +137,216 @@ WHEELS_DISABLED_REASON = "has only wheels, and --no-binary forbids using them"
 
 
 @dataclass
+class _Outcome:
+    """What one version of a project turned out to be for the target."""
+
+    version: Version
+    candidate: Candidate | None = None  # usable, or yanked (`candidate.yanked`)
+    reason: str | None = None  # why unusable
+    index_position: int | None = None  # under `unsafe-first-match`
+    incompatible: list[tuple[int, str]] = field(default_factory=list)  # (position, tags)
+
+
+class _Chosen(Mapping[Version, Candidate]):
+    """`ProjectVersions.candidates` / `.yanked`: a lookup decides one version only;
+    iterating decides them all."""
+
+    def __init__(self, project: ProjectVersions, yanked: bool) -> None:
+        self._project = project
+        self._yanked = yanked
+
+    def __getitem__(self, version: Version) -> Candidate:
+        outcome = self._project._lookup(version)
+        if outcome is None or outcome.candidate is None or (
+            outcome.candidate.yanked != self._yanked
+        ):
+            raise KeyError(version)
+        return outcome.candidate
+
+    def _all(self) -> dict[Version, Candidate]:
+        everything = self._project._everything()
+        return everything[1] if self._yanked else everything[0]
+
+    def __iter__(self) -> Iterator[Version]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
+class _Ordered(Sequence[Candidate]):
+    """`ProjectVersions.ordered()`: iterating decides versions newest first, only as far
+    as the caller reads; indexing or `len` decides them all."""
+
+    def __init__(self, project: ProjectVersions) -> None:
+        self._project = project
+
+    def __iter__(self) -> Iterator[Candidate]:
+        project = self._project
+        for at in range(len(project._groups)):
+            candidate = project._outcome(at).candidate
+            if candidate is not None and not candidate.yanked:
+                yield candidate
+
+    def _all(self) -> list[Candidate]:
+        return list(self._project._everything()[0].values())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    @overload
+    def __getitem__(self, index: int) -> Candidate: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Candidate]: ...
+    def __getitem__(self, index: int | slice) -> Candidate | Sequence[Candidate]:
+        return self._all()[index]
+
+
 class ProjectVersions:
-    """Every version of a project seen on the index, split into usable and unusable."""
+    """Every version of a project seen on the index, split into usable and unusable.
 
-    name: str
-    candidates: dict[Version, Candidate] = field(default_factory=dict)
-    yanked: dict[Version, Candidate] = field(default_factory=dict)
-    rejected: dict[Version, str] = field(default_factory=dict)
-    seen_tags: set[str] = field(default_factory=set)
-    # Under `unsafe-first-match`, the position of the index each version came from.
-    index_position: dict[Version, int] = field(default_factory=dict)
-    _ordered: list[Candidate] | None = field(default=None, repr=False, compare=False)
+    Lazy, like uv's version map: the versions are known sorted (newest first) from the
+    grouped page, and a version's files are looked at only when the resolver asks about
+    it, through `ordered()` (newest first, stopping where the caller stops) or a lookup in
+    `candidates` / `yanked`. Whatever reads everything (`rejected`, iterating
+    `candidates`, error hints) decides every version once. Thread-safe: the solver and
+    the prefetch pool read the same object.
+    """
 
-    def ordered(self) -> list[Candidate]:
+    def __init__(self, name: str, groups: Sequence[VersionGroup] = (),
+                 decide: Callable[[VersionGroup], _Outcome] | None = None,
+                 *, by_index: bool = False) -> None:
+        self.name = name
+        self._groups = list(groups)
+        self._decide = decide
+        self._by_index = by_index
+        self._outcomes: list[_Outcome | None] = [None] * len(self._groups)
+        self._lock = threading.RLock()
+        self._all: tuple[dict[Version, Candidate], dict[Version, Candidate],
+                         dict[Version, str], dict[Version, int]] | None = None
+        self._seen_tags: set[str] | None = None
+        self._ordered: list[Candidate] | None = None
+        self.candidates: Mapping[Version, Candidate] = _Chosen(self, yanked=False)
+        self.yanked: Mapping[Version, Candidate] = _Chosen(self, yanked=True)
+
+    @classmethod
+    def of(cls, name: str, candidates: Iterable[Candidate]) -> ProjectVersions:
+        """A project whose versions are known candidates (direct references)."""
+        ordered = sorted(candidates, key=lambda c: c.version, reverse=True)
+        groups = [VersionGroup(str(c.version), c.version, []) for c in ordered]
+        by_version = {c.version: c for c in ordered}
+        return cls(name, groups, lambda g: _Outcome(g.version, by_version[g.version]))
+
+    # -- deciding versions ----------------------------------------------------------------
+    def _outcome(self, at: int) -> _Outcome:
+        outcome = self._outcomes[at]
+        if outcome is None:
+            with self._lock:
+                outcome = self._outcomes[at]
+                if outcome is None:
+                    assert self._decide is not None
+                    outcome = self._outcomes[at] = self._decide(self._groups[at])
+        return outcome
+
+    def _lookup(self, version: Version) -> _Outcome | None:
+        """The outcome of `version`, found by bisecting the sorted groups."""
+        groups = self._groups
+        low, high = 0, len(groups)
+        while low < high:
+            middle = (low + high) // 2
+            found = groups[middle].version
+            if found > version:
+                low = middle + 1
+            elif found < version:
+                high = middle
+            else:
+                return self._outcome(middle)
+        return None
+
+    def _everything(self) -> tuple[dict[Version, Candidate], dict[Version, Candidate],
+                                   dict[Version, str], dict[Version, int]]:
+        if self._all is None:
+            with self._lock:
+                if self._all is None:
+                    usable: dict[Version, Candidate] = {}
+                    yanked: dict[Version, Candidate] = {}
+                    rejected: dict[Version, str] = {}
+                    positions: dict[Version, int] = {}
+                    for at in range(len(self._groups)):
+                        outcome = self._outcome(at)
+                        candidate = outcome.candidate
+                        if candidate is None:
+                            assert outcome.reason is not None
+                            rejected[outcome.version] = outcome.reason
+                            continue
+                        (yanked if candidate.yanked else usable)[candidate.version] = candidate
+                        if outcome.index_position is not None:
+                            positions[candidate.version] = outcome.index_position
+                    self._all = (usable, yanked, rejected, positions)
+        return self._all
+
+    # -- reading --------------------------------------------------------------------------
+    @property
+    def rejected(self) -> dict[Version, str]:
+        """Unusable versions and why (every version decided)."""
+        return self._everything()[2]
+
+    @property
+    def index_position(self) -> dict[Version, int]:
+        """Under `unsafe-first-match`, the position of the index each version came from."""
+        return self._everything()[3]
+
+    @property
+    def seen_tags(self) -> set[str]:
+        """Up to 16 tag triples of wheels that did not fit the target, in page order."""
+        if self._seen_tags is None:
+            found = sorted(
+                (item for at in range(len(self._groups))
+                 for item in self._outcome(at).incompatible),
+                key=lambda item: item[0],
+            )
+            seen: set[str] = set()
+            for _position, tags in found:
+                if len(seen) >= 16:
+                    break
+                seen.add(tags)
+            self._seen_tags = seen
+        return self._seen_tags
+
+    def ordered(self) -> Sequence[Candidate]:
         """Usable candidates in the order to try them: newest first, or, under
-        `unsafe-first-match`, every version of the first index before the next index's.
-
-        Computed once: the solver asks for it on every decision about the project."""
-        if self._ordered is None or len(self._ordered) != len(self.candidates):
-            versions = sorted(self.candidates, reverse=True)
-            if self.index_position:
-                versions.sort(key=lambda v: self.index_position.get(v, 0))
-            self._ordered = [self.candidates[v] for v in versions]
+        `unsafe-first-match` with several indexes, every version of the first index
+        before the next index's. Newest-first order is lazy (see `_Ordered`)."""
+        if not self._by_index:
+            return _Ordered(self)
+        if self._ordered is None:
+            usable, _yanked, _rejected, positions = self._everything()
+            versions = sorted(usable, reverse=True)
+            versions.sort(key=lambda v: positions.get(v, 0))
+            self._ordered = [usable[v] for v in versions]
         return self._ordered
 
+    def _state(self) -> tuple[object, ...]:
+        usable, yanked, rejected, positions = self._everything()
+        return self.name, usable, yanked, rejected, positions, self.seen_tags
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every version was decided alike (tests compare page formats)."""
+        if not isinstance(other, ProjectVersions):
+            return NotImplemented
+        return self._state() == other._state()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ProjectVersions({self.name!r}, {len(self._groups)} versions)"
+
     def all_versions(self) -> list[Version]:
-        return sorted({*self.candidates, *self.yanked, *self.rejected}, reverse=True)
+        """Every version listed (usable or not), newest first."""
+        return [group.version for group in self._groups]
 
     def hidden_by_exclude_newer(self) -> list[Version]:
         """Versions every file of which was hidden by `--exclude-newer`, newest first."""
@@ -283,7 +469,7 @@ def _warn_unfiltered(source: str) -> None:
     )
 
 
-def _hidden_files(files: list[DistFile], cutoff: datetime) -> dict[int, str]:
+def _hidden_files(files: Sequence[DistFile], cutoff: datetime) -> dict[int, str]:
     """`id(file)` → why `--exclude-newer` hides it, for the files it hides.
 
     A file uploaded at or after the cutoff is hidden. A file *without* an upload time is
@@ -334,20 +520,13 @@ def python_allows(requires_python: str | None, python_version: Version) -> bool:
     return specifier is None or specifier.contains(python_version, prereleases=True)
 
 
-_NAME_SEPARATORS = re.compile(r"[-_.]+")
-
-
-def _canonical(name: str) -> str:
-    return _NAME_SEPARATORS.sub("-", name).lower()
-
-
 # Tag ranks stay below this, so rank + position * stride orders by index first.
 _INDEX_RANK_STRIDE = 1 << 30
 
 
 def build_versions(
     name: str,
-    files: list[DistFile],
+    files: Sequence[DistFile],
     tags: TargetTags,
     python_version: Version,
     *,
@@ -355,113 +534,101 @@ def build_versions(
     first_match: bool = False,
     policy: BinaryPolicy | None = None,
 ) -> ProjectVersions:
-    """Group `files` by version and keep, per version, the best-ranked compatible wheel,
-    else (builds allowed) the version's source distribution.
+    """The versions of `name` for the target: per version, the best-ranked compatible
+    wheel, else (builds allowed) the version's source distribution.
+
+    `files` from `IndexSources.project_files` (a `ProjectFiles` of one page) are already
+    grouped by version; any other sequence is grouped here. Either way the result is
+    lazy (see `ProjectVersions`): a version is decided by `_Decider` when first asked
+    about. Filenames packaging would reject are skipped, as pip does.
 
     With `first_match` (uv's `unsafe-first-match`), a version's file comes from the
     earliest index offering it (files arrive in index priority order), and `ordered()`
     tries the first index's versions before any other's.
 
-    Big projects list thousands of files, so this works on filename strings: a version
-    string is parsed once however many files carry it, and a wheel's tags are ranked
-    by string lookup. Filenames packaging would reject are skipped, as pip does.
-
     With `exclude_newer` (see `parse_exclude_newer`), files `_hidden_files` hides are
     treated as absent; a version all of whose files are hidden is rejected with the
     reason, so "no version" errors can say `--exclude-newer` hid it.
     """
-    project = ProjectVersions(name)
-    best: dict[Version, tuple[int, DistFile]] = {}
-    reasons: dict[Version, str] = {}
-    versions: dict[str, Version | None] = {}
+    page = files.single_page() if isinstance(files, ProjectFiles) else None
+    if page is not None:
+        groups = page.groups
+    else:
+        groups, _other = group_files(files, name)
     hidden = _hidden_files(files, exclude_newer) if exclude_newer is not None else {}
-    hidden_reasons: dict[Version, str] = {}
-
-    def version_of(text: str) -> Version | None:
-        if text not in versions:
-            try:
-                versions[text] = Version(text)
-            except InvalidVersion:
-                versions[text] = None
-        return versions[text]
-
     positions: dict[str, int] = {}
-    same_name: dict[str, bool] = {}  # a project's files spell its name a handful of ways
-    wheels_ok = policy is None or policy.wheels_allowed(name)
-    builds_ok = policy is None or policy.builds_allowed(name)
-    sdists: dict[Version, DistFile] = {}
-    for file in files:
-        filename = file.filename
-        if file.is_wheel:
-            parts = filename[:-4].split("-")
-            if len(parts) not in (5, 6):
+    if first_match and page is None:
+        for file in files:
+            positions.setdefault(file.index_url, len(positions))
+    by_index = len(positions) > 1
+    decider = _Decider(name, tags, python_version, policy, hidden,
+                       positions if by_index else None)
+    return ProjectVersions(name, groups, decider, by_index=by_index)
+
+
+class _Decider:
+    """Decides one version of a project from its files (`build_versions`)."""
+
+    def __init__(self, name: str, tags: TargetTags, python_version: Version,
+                 policy: BinaryPolicy | None, hidden: dict[int, str],
+                 positions: dict[str, int] | None) -> None:
+        self.name = name
+        self.tags = tags
+        self.python_version = python_version
+        self.wheels_ok = policy is None or policy.wheels_allowed(name)
+        self.builds_ok = policy is None or policy.builds_allowed(name)
+        self.hidden = hidden
+        self.positions = positions
+
+    def __call__(self, group: VersionGroup) -> _Outcome:
+        version = group.version
+        outcome = _Outcome(version)
+        best: tuple[int, int, bool] | None = None  # rank, position, yanked
+        sdist: tuple[int, bool] | None = None  # position, yanked
+        reason: str | None = None
+        hidden_reason: str | None = None
+        positions = self.positions
+        hidden = self.hidden
+        # Rows as listed are enough to choose; only the chosen file becomes a DistFile.
+        # Hiding by upload time works on the DistFiles themselves (by identity).
+        for position, file in group.files() if hidden else group.entries():
+            if hidden:
+                why = hidden.get(id(file))
+                if why is not None:
+                    hidden_reason = hidden_reason or why
+                    continue
+            requires_python = (file.requires_python or "").strip() or None
+            if not python_allows(requires_python, self.python_version):
+                reason = reason or f"requires Python {requires_python}"
                 continue
-            spelled = parts[0]
-            matches = same_name.get(spelled)
-            if matches is None:
-                matches = same_name[spelled] = _canonical(spelled) == name
-            if not matches:
+            filename = file.filename
+            yanked = file.yanked is not False
+            if not filename.endswith(".whl"):
+                if not self.builds_ok:
+                    reason = reason or BUILDS_DISABLED_REASON
+                elif sdist is None or (sdist[1] and not yanked):
+                    sdist = (position, yanked)
                 continue
-            version = version_of(parts[1])
-            triple = parts[-3:]
-        else:
-            try:
-                sdist_name, version = parse_sdist_filename(filename)
-            except InvalidSdistFilename:
+            if not self.wheels_ok:
+                reason = reason or WHEELS_DISABLED_REASON
                 continue
-            if canonicalize_name(sdist_name) != name:
+            triple = filename[:-4].rsplit("-", 3)[1:]
+            rank = self.tags.rank_of_filename_tags(*triple)
+            if rank is None:
+                outcome.incompatible.append((position, "-".join(triple)))
+                reason = "has no wheel compatible with this platform"
                 continue
-            triple = []
-        if version is None:
-            continue
-        if hidden:
-            why = hidden.get(id(file))
-            if why is not None:
-                hidden_reasons.setdefault(version, why)
-                continue
-        if not python_allows(file.requires_python, python_version):
-            reasons.setdefault(version, f"requires Python {file.requires_python}")
-            continue
-        if not triple:
-            if not builds_ok:
-                reasons.setdefault(version, BUILDS_DISABLED_REASON)
-                continue
-            current_sdist = sdists.get(version)
-            if current_sdist is None or (current_sdist.is_yanked and not file.is_yanked):
-                sdists[version] = file
-            continue
-        if not wheels_ok:
-            reasons.setdefault(version, WHEELS_DISABLED_REASON)
-            continue
-        rank = tags.rank_of_filename_tags(*triple)
-        if rank is None:
-            if len(project.seen_tags) < 16:
-                project.seen_tags.add("-".join(triple))
-            reasons[version] = "has no wheel compatible with this platform"
-            continue
-        if first_match:
-            position = positions.setdefault(file.index_url, len(positions))
-            rank += position * _INDEX_RANK_STRIDE
-        current = best.get(version)
-        if current is None or rank < current[0] or (
-            rank == current[0] and current[1].is_yanked and not file.is_yanked
-        ):
-            best[version] = (rank, file)
-    for version, file in sdists.items():
-        if version not in best:
-            # No compatible wheel: build this version (a sdist ranks after every wheel).
-            if first_match:
-                positions.setdefault(file.index_url, len(positions))
-            best[version] = (-1, file)
-    for version, (_rank, file) in best.items():
-        if first_match:
-            project.index_position[version] = positions[file.index_url]
-        candidate = Candidate(name, version, file, file.is_yanked)
-        (project.yanked if file.is_yanked else project.candidates)[version] = candidate
-    for version, reason in reasons.items():
-        if version not in best:
-            project.rejected[version] = reason
-    for version, reason in hidden_reasons.items():
-        if version not in best and version not in reasons:
-            project.rejected[version] = reason
-    return project
+            if positions is not None:
+                assert isinstance(file, DistFile)  # several indexes: files, never rows
+                rank += positions[file.index_url] * _INDEX_RANK_STRIDE
+            if best is None or rank < best[0] or (rank == best[0] and best[2] and not yanked):
+                best = (rank, position, yanked)
+        at = best[1] if best is not None else sdist[0] if sdist is not None else None
+        if at is None:
+            outcome.reason = reason or hidden_reason
+            return outcome
+        chosen = group.file_at(at)
+        outcome.candidate = Candidate(self.name, version, chosen, chosen.is_yanked)
+        if positions is not None:
+            outcome.index_position = positions[chosen.index_url]
+        return outcome

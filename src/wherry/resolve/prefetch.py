@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -30,7 +30,7 @@ class PackageData:
 
     def __init__(
         self,
-        files_for: Callable[[str], list[DistFile]],
+        files_for: Callable[[str], Sequence[DistFile]],
         fetch_metadata: Callable[[DistFile], bytes],
         tags: TargetTags,
         python_version: Version,
@@ -72,13 +72,14 @@ class PackageData:
         direct = self._direct.get(name)
         if direct is not None:
             candidate = direct[0]
-            return ProjectVersions(name, candidates={candidate.version: candidate})
+            return ProjectVersions.of(name, [candidate])
         files = self._files_for(name)
         project = build_versions(
             name, files, self._tags, self._python_version, exclude_newer=self._exclude_newer,
             first_match=self._first_match, policy=self._policy,
         )
-        trace("Found %d usable versions of %s", len(project.candidates), name)
+        # Not `len(project.candidates)`: that would decide every version (candidates.py).
+        trace("Found %d versions of %s", len(project.all_versions()), name)
         return project
 
     def _fetch_likely(

@@ -61,7 +61,7 @@ class Resolution:
 def resolve(
     requirements: Sequence[SourcedRequirement],
     *,
-    files_for: Callable[[str], list[DistFile]],
+    files_for: Callable[[str], Sequence[DistFile]],
     fetch_metadata: Callable[[DistFile], bytes],
     tags: TargetTags,
     markers: dict[str, str],
