@@ -83,20 +83,23 @@ class PackageData:
         return project
 
     def _fetch_likely(
-        self, allowed: Container[Version] | None, future: Future[ProjectVersions]
+        self, allowed: Container[Version] | None, builds: bool, future: Future[ProjectVersions]
     ) -> None:
         """Once a page is in, fetch the metadata of the candidate the solver will most
         likely pick: the newest stable version the requirement allows. Runs as a done
-        callback, so no pool thread ever blocks waiting for another."""
+        callback, so no pool thread ever blocks waiting for another.
+
+        A candidate that needs a build (an sdist) gets its metadata built ahead only when
+        `builds` says so: for root requirements, whose likely candidate the solver is all
+        but certain to ask about, so their builds run side by side instead of one after
+        another. Deeper down a build costs seconds and may never be needed."""
         if future.cancelled() or future.exception() is not None:
             return
         for candidate in future.result().ordered():
             if not candidate.version.is_prerelease and (
                 allowed is None or candidate.version in allowed
             ):
-                if candidate.needs_build:
-                    # No speculative builds (seconds each, and the solver may keep an
-                    # installed version instead): only what the solver asks for.
+                if candidate.needs_build and not builds:
                     return
                 with contextlib.suppress(RuntimeError):  # the pool is shut down: done
                     self._metadata_future(candidate)
@@ -118,18 +121,21 @@ class PackageData:
     def _load_metadata(self, file: DistFile) -> CoreMetadata:
         return parse_core_metadata(self._fetch_metadata(file))
 
-    def prefetch(self, wanted: Iterable[tuple[str, Container[Version] | None]]) -> None:
+    def prefetch(self, wanted: Iterable[tuple[str, Container[Version] | None]],
+                 *, builds: bool = False) -> None:
         """Start fetching projects' pages and their likely candidates' metadata.
 
         Each item names a project and the versions its requirement allows (None: any),
         so a pinned `foo==1.2` prefetches the metadata of 1.2, not of the newest `foo`.
+        With `builds`, a likely candidate that is an sdist has its metadata built too.
         """
         for name, allowed in wanted:
             with self._lock:
                 if (name, allowed) in self._likely:
                     continue
                 self._likely.add((name, allowed))
-            self._versions_future(name).add_done_callback(partial(self._fetch_likely, allowed))
+            self._versions_future(name).add_done_callback(
+                partial(self._fetch_likely, allowed, builds))
 
     def prefetch_metadata(self, candidates: Iterable[Candidate]) -> None:
         """Start fetching these candidates' metadata (the solver is walking back through a

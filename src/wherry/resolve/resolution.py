@@ -158,6 +158,11 @@ def resolve(
         on_new_packages=data.prefetch,
         prefetch_metadata=data.prefetch_metadata,
     )
+    # Root requirements' likely sdists are built ahead, side by side; not those an
+    # installed version already satisfies (the solver keeps it, and asks for nothing).
+    data.prefetch([(name, allowed) for name, allowed in wanted
+                   if name not in config.installed
+                   or config.installed[name].version not in allowed], builds=True)
     data.prefetch(wanted)
     for root in roots:
         provider.order.setdefault(root.package, len(provider.order))
