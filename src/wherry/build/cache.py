@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wherry.cache.entry import persist_dir, write_atomic
+from wherry.cache.entry import file_sha256, persist_dir, write_atomic
 from wherry.cache.layout import Cache
 from wherry.cache.lock import HeldLock
 from wherry.output import log
@@ -104,7 +104,7 @@ class BuiltWheels:
         work = self.cache.tempdir(prefix="built-")
         try:
             shutil.move(str(wheel), work / wheel.name)
-            digest = _sha256(work / wheel.name)
+            digest = file_sha256(work / wheel.name)
             (work / "entry.json").write_text(
                 json.dumps({"filename": wheel.name, "sha256": digest, "source": source.label}))
             target = self._entry(source, key) / "wheel"
@@ -157,11 +157,3 @@ class BuiltWheels:
         return HeldLock(fd, lambda: log.debug(
             "Waiting for another build of %s (this process or another) to finish",
             on_wait or source.label))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

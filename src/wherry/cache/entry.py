@@ -63,3 +63,16 @@ def remove_entry(path: Path, graveyard: Path) -> bool:
         with contextlib.suppress(OSError):
             doomed.unlink()
     return True
+
+
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB chunks (wheels, sdists, built wheels).
+
+    An `OSError` propagates: each caller turns it into its own one-paragraph error."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

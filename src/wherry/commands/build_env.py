@@ -12,7 +12,6 @@ direct references prepared before resolution, and the sdists downloaded for meta
 from __future__ import annotations
 
 import copy
-import hashlib
 import shutil
 import threading
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from wherry.build.archive import unpack_sdist
 from wherry.build.builder import Builder, BuildOptions, Source
 from wherry.build.cache import SourceId, source_for_sdist
 from wherry.build.env import BuildEnvironment, BuildEnvironments
+from wherry.cache.entry import file_sha256
 from wherry.cache.layout import Cache
 from wherry.errors import BuildError, WherryError
 from wherry.http.client import HttpClient, file_url_to_path
@@ -180,7 +180,7 @@ class BuildContext:
             return found
         if file.url.startswith("file:"):
             path = file_url_to_path(file.url)
-            result = (path, _hash_file(path))
+            result = (path, hash_file(path))
             if "sha256" in file.hashes and file.hashes["sha256"].lower() != result[1]:
                 from wherry.errors import HashMismatch
 
@@ -237,15 +237,12 @@ def _check_sdist_metadata(data: bytes, filename: str) -> None:
             hint="the source distribution is mislabelled; report it to the project")
 
 
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
+def hash_file(path: Path) -> str:
+    """The sha256 of a source file, or a one-paragraph error if it cannot be read."""
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
+        return file_sha256(path)
     except OSError as exc:
         raise BuildError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return digest.hexdigest()
 
 
 __all__ = ["BuildContext", "EnvironmentInstaller", "SourceId"]

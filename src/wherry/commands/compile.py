@@ -19,10 +19,8 @@ from functools import partial
 from pathlib import Path
 
 from packaging.utils import (
-    InvalidSdistFilename,
     InvalidWheelFilename,
     canonicalize_name,
-    parse_sdist_filename,
     parse_wheel_filename,
 )
 from packaging.version import Version
@@ -283,12 +281,14 @@ def _version_files(rows: Sequence[Row], sources: IndexSources) -> dict[tuple[str
                                                                      list[DistFile]]:
     """Every file the index offers for each pinned version (all platforms, as uv lists
     them), so the hashes cover an install anywhere."""
+    from wherry.resolve.universal import file_version
+
     result: dict[tuple[str, Version], list[DistFile]] = {}
     for row in rows:
         if row.direct is not None:
             continue  # not from an index
         files = [f for f in sources.files_for(row.name)
-                 if _file_version(f, row.name) == row.version]
+                 if file_version(f, row.name) == row.version]
         if not files:
             chosen = getattr(row.pin, "wheel", None)
             files = [chosen] if isinstance(chosen, DistFile) else []
@@ -365,17 +365,6 @@ def _resolve_universal(
         for pin in universal.pins
     ]
     return rows, client
-
-
-def _file_version(file: DistFile, name: str) -> Version | None:
-    try:
-        if file.is_wheel:
-            wheel_name, version, _build, _tags = parse_wheel_filename(file.filename)
-            return version if wheel_name == name else None
-        sdist_name, version = parse_sdist_filename(file.filename)
-        return version if sdist_name == name else None
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
 
 
 def _hash_text(file: DistFile, client: HttpClient) -> str:

@@ -31,7 +31,7 @@ from wherry.build.archive import is_sdist_name, unpack_sdist
 from wherry.build.builder import Source
 from wherry.build.cache import source_for_git, source_for_sdist, source_for_tree
 from wherry.build.project import tree_state
-from wherry.commands.build_env import BuildContext, _hash_file
+from wherry.commands.build_env import BuildContext, hash_file
 from wherry.errors import BuildError, HashMismatch, RequirementError
 from wherry.http.client import HttpClient, file_url_to_path
 from wherry.index.models import DistFile
@@ -247,7 +247,7 @@ def _tree_source(tree: Path, label: str, name: str | None) -> Source:
 def _sdist_source(path: Path, label: str) -> Source:
     if not is_sdist_name(path.name):
         raise RequirementError(f"`{label}`: {path.name} is not a wheel or sdist archive")
-    sha256 = _hash_file(path)
+    sha256 = hash_file(path)
     return Source(source_for_sdist(sha256, label), None, label,
                   lambda work: unpack_sdist(path, work), pkg_info=True)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from wherry.cache.entry import write_atomic
+from wherry.cache.entry import file_sha256, write_atomic
 from wherry.cache.layout import Cache
 from wherry.errors import BuildError
 from wherry.http.client import HttpClient
@@ -123,26 +123,18 @@ def prepare_candidate(
         return candidate, prepare_wheel(candidate.wheel, cache, client)
     if direct is not None and direct.is_wheel:
         wheel = Path(direct.local)
-        return candidate, unpack_wheel(wheel, cache, sha256=_sha256_of(wheel), verified=True)
+        return candidate, unpack_wheel(wheel, cache, sha256=file_sha256(wheel), verified=True)
     if builds is None:  # pragma: no cover - every caller that can meet sdists passes one
         raise BuildError(f"{candidate.name}=={candidate.version} needs a build, and this "
                          "command cannot build")
     built = builds.build(candidate, client)
     _check_built_tags(candidate, built, builds)
-    sha256 = builds.builder.built.sha256_of(built) or _sha256_of(built)
+    sha256 = builds.builder.built.sha256_of(built) or file_sha256(built)
     archive = archive_path(cache, sha256) or unpack_wheel(built, cache, sha256=sha256,
                                                            verified=True)
     installed = replace(candidate, wheel=DistFile(built.name, built.as_uri(), "built",
                                                   {"sha256": sha256}))
     return installed, archive
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _check_built_tags(candidate: Candidate, built: Path, builds: BuildContext) -> None:

@@ -269,7 +269,7 @@ class _PythonBounds:
         if table is None:
             bounds: dict[Version, Version | None] = {}
             for file in self._files_for(name):
-                version = _file_version(file, name)
+                version = file_version(file, name)
                 if version is None:
                     continue
                 bound = _python_lower_bound(file.requires_python)
@@ -295,7 +295,8 @@ class _PythonBounds:
                 yield bound
 
 
-def _file_version(file: DistFile, name: str) -> Version | None:
+def file_version(file: DistFile, name: str) -> Version | None:
+    """The version a wheel or sdist filename carries, if it names project `name`."""
     from packaging.utils import (
         InvalidSdistFilename,
         InvalidWheelFilename,
