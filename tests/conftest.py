@@ -21,6 +21,8 @@ from tests.support import run_wherry as _run_wherry
 from tests.support.backends import backend_wheels
 from tests.support.index_server import IndexServer
 from tests.support.packages import Wheelhouse
+from wherry.cache.layout import Cache
+from wherry.http.client import HttpClient
 
 #: Computed before any test changes HOME, so tests that look for interpreters under
 #: pyenv still find the real ones.
@@ -48,6 +50,20 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
     monkeypatch.setenv("XDG_CACHE_HOME", str(root / "cache"))
     monkeypatch.setenv("WHERRY_CACHE_DIR", str(root / "wherry-cache"))
     monkeypatch.setenv("PYENV_ROOT", _REAL_PYENV_ROOT)
+
+
+@pytest.fixture
+def client() -> Iterator[HttpClient]:
+    """An HTTP client that retries once, quickly (files may override it)."""
+    with HttpClient(retries=1) as made:
+        made.backoff = 0.01
+        yield made
+
+
+@pytest.fixture
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Cache:
+    """An empty cache root of its own (files may override it)."""
+    return Cache.at(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="session")

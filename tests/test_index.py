@@ -11,7 +11,6 @@ import json
 import os
 import threading
 import zipfile
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urljoin
@@ -35,18 +34,6 @@ from wherry.index.sources import IndexSources
 
 PAGE = "https://example.test/simple/foo/"
 INDEX = "https://example.test/simple"
-
-
-@pytest.fixture
-def client() -> Iterator[HttpClient]:
-    with HttpClient(retries=1) as made:
-        made.backoff = 0.01
-        yield made
-
-
-@pytest.fixture
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Cache:
-    return Cache.at(tmp_path_factory.mktemp("cache"))
 
 
 # -- JSON pages ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import cast
@@ -206,18 +206,6 @@ def test_refresh_forces_a_conditional_request(policy: Policy) -> None:
 
 
 # -- the page cache against the loopback index ----------------------------------------------
-
-@pytest.fixture
-def client() -> Iterator[HttpClient]:
-    with HttpClient(retries=1) as made:
-        made.backoff = 0.01
-        yield made
-
-
-@pytest.fixture
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Cache:
-    return Cache.at(tmp_path_factory.mktemp("cache"))
-
 
 @pytest.fixture
 def two(wheelhouse: Wheelhouse, make_index: MakeIndex) -> IndexServer:
