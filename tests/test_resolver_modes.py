@@ -274,7 +274,9 @@ def test_shared_steps_are_numbered() -> None:
                          "c": {"1": [], "2": []}})
     text = universe.error("a", "b")
     assert "(1)" in text and "we know from (1) that" in text
-    assert text.rstrip().endswith("your requirements are unsatisfiable.")
+    proof, _, hint = text.partition("\n  hint: ")
+    assert proof.rstrip().endswith("your requirements are unsatisfiable.")
+    assert hint.startswith("loosen one of the requirements named above")
 
 
 def test_hint_no_wheel_for_platform() -> None:

@@ -14,6 +14,10 @@ from collections.abc import Sequence
 from wherry import __version__
 from wherry.cli.options import add_global_options
 
+TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 # (command path, module under wherry.cli, one-line help)
 TOP_COMMANDS = [
     ("venv", "venv", "Create a virtual environment"),
@@ -140,7 +144,7 @@ def build_parser(
     every command does (for documentation and tests).
     """
     selected = _selected_command(argv) if argv is not None else None
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="wherry", description=DESCRIPTION, epilog=EPILOG, formatter_class=Formatter,
     )
     parser.add_argument("-V", "--version", action="version", version=f"wherry {__version__}")
@@ -173,6 +177,21 @@ def build_parser(
             add_global_options(sub)
     _compact_usage(parser)
     return parser, pip
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors in wherry's shape: one `error:` paragraph with a hint and
+    exit code 2 (a `UsageError`, printed by `main`), rather than a usage dump followed by
+    `wherry: error: ...`. Sub-parsers inherit the class, so `self.prog` names the command
+    the user typed (`wherry pip install`)."""
+
+    def error(self, message: str) -> NoReturn:
+        from wherry.errors import UsageError
+
+        # Unknown flags of any command are reported by the top-level parser.
+        more = ", or `wherry COMMAND --help` for a command's" if self.prog == "wherry" else ""
+        raise UsageError(message, hint=f"run `{self.prog} --help` to see its usage and "
+                                       f"options{more}")
 
 
 def _compact_usage(parser: argparse.ArgumentParser) -> None:

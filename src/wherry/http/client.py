@@ -89,7 +89,7 @@ class HttpStatusError(IndexError_):
     def __init__(self, url: str, status: int, *, hint: str | None = None) -> None:
         reason = _REASONS.get(status, "")
         text = f"HTTP {status} {reason}".rstrip()
-        super().__init__(f"Request for {redact(url)} failed: {text}",
+        super().__init__(f"request for {redact(url)} failed: {text}",
                          hint=hint or status_hint(status))
         self.url = url
         self.status = status
@@ -177,7 +177,7 @@ def check_hashes(filename: str, expected: Mapping[str, str], actual: Mapping[str
         got = actual.get(name.lower())
         if got is not None and got != want.lower():
             raise HashMismatch(
-                f"Hash mismatch for {filename}:\n    expected {name}:{want.lower()}\n"
+                f"hash mismatch for {filename}:\n    expected {name}:{want.lower()}\n"
                 f"    actual   {name}:{got}",
                 hint="the file changed on the server or was damaged in transit; if the "
                      "expected hash comes from a requirements file, check that it is current",
@@ -476,7 +476,7 @@ class HttpClient:
         if retry.status is not None:
             raise HttpStatusError(retry.url, retry.status,
                                   hint=f"{status_hint(retry.status)} ({tries} made)")
-        raise NetworkError(f"Request for {redact(url)} failed: {retry.reason}",
+        raise NetworkError(f"request for {redact(url)} failed: {retry.reason}",
                            hint=f"gave up after {tries}; check the network or the index URL, "
                                 "or raise WHERRY_HTTP_TIMEOUT / WHERRY_HTTP_RETRIES")
 
@@ -732,7 +732,14 @@ def _cause(exc: BaseException) -> str:
     if isinstance(reason, BaseException):
         return _cause(reason)
     text = str(exc) or type(exc).__name__
-    return text.split(": ", 1)[-1] if text.startswith("<") else text
+    # urllib3 prefixes connection errors with the connection object (`<...HTTPConnection
+    # object at 0x...>: ` or `HTTPConnection(host='h', port=1): `); the URL beside this
+    # text already names the host, and a port or an address here only adds noise.
+    import re
+
+    if text.startswith("<") or re.match(r"HTTPS?Connection\(host=[^)]*\): ", text):
+        return text.split(": ", 1)[-1]
+    return text
 
 
 def _unlink(path: str) -> None:

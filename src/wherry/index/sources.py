@@ -205,7 +205,7 @@ class IndexSources:
         if self.network.offline:
             if stored is None:
                 raise NetworkError(
-                    f"The page {redact(url)} is not in the cache and --offline was given",
+                    f"the page {redact(url)} is not in the cache and --offline was given",
                     hint="run the command once without --offline to fill the cache")
             self._found(stored.page, index_url, name, started, "cached, --offline")
             return stored.page

@@ -167,7 +167,8 @@ def read_requirements_file(
     except FileNotFoundError:
         raise RequirementError(
             f"requirements file not found: {path}",
-            hint="check the path given to -r/-c",
+            hint="check the path; a relative path is read from the current directory, or "
+            "from the including file's directory for a nested -r/-c",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RequirementError(f"cannot read requirements file {path}: {exc}") from None

@@ -265,7 +265,19 @@ def _failure(
         other_index=other_index or (lambda name: None),
     )
     message = "no solution found when resolving dependencies:\n" + _indent(text)
-    return ResolutionError(message, hint="\n  hint: ".join(hints) if hints else None)
+    if not hints:  # nothing specific to point at: say what the user can change
+        hints = [_general_hint(text, indexes_description)]
+    return ResolutionError(message, hint="\n  hint: ".join(hints))
+
+
+def _general_hint(proof: str, indexes_description: str) -> str:
+    """A hint for a proof no specific hint explains: two requirements that cannot both
+    hold (a conflict), or a range the index has no version in."""
+    if " depends on " in proof:
+        return ("loosen one of the requirements named above; an overrides file "
+                "(`--override`) can replace a dependency's own requirement")
+    return (f"loosen the version range, or check that {indexes_description} has the "
+            "version you expect")
 
 
 def _seen_projects(provider: WherryProvider) -> list[str]:
