@@ -295,6 +295,7 @@ def install_into(
             printer.summary(timed("Audited", count, start))
             return []
     from wherry.commands.build_env import BuildContext
+    from wherry.commands.hashes import RequestedHashes
     from wherry.commands.pipeline import execute_plan, plan_changes, resolve_for
 
     builds = BuildContext(env, target, settings, cache, options)
@@ -306,7 +307,9 @@ def install_into(
             printer.summary(timed("Resolved", count, start))
             requested = {item.name for item in spec.requirements}
             plan = plan_changes(resolution, installed, requested, reinstall=options.reinstalls)
-            changes = execute_plan(env, plan, cache, client, printer, options, builds=builds)
+            hashes = RequestedHashes.of([*spec.requirements, *spec.constraints])
+            changes = execute_plan(env, plan, cache, client, printer, options, builds=builds,
+                                   hashes=hashes)
         finally:
             client.close()
     finally:

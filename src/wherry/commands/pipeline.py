@@ -31,7 +31,10 @@ from wherry.resolve.resolution import Resolution, resolve
 from wherry.settings import IndexSettings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from wherry.commands.build_env import BuildContext
+    from wherry.commands.hashes import RequestedHashes
     from wherry.commands.install import Change, InstallOptions
 
 
@@ -270,10 +273,16 @@ def execute_plan(
     printer: Printer,
     options: InstallOptions,
     builds: BuildContext | None = None,
+    hashes: RequestedHashes | None = None,
 ) -> list[Change]:
+    """Carry out `plan`; with `hashes` (from `--hash` options), every file installed for
+    a hashed requirement is checked first (see commands/hashes.py)."""
     from wherry.commands.install import Change
 
     start = time.perf_counter()
+    unverified: set[str] = set()
+    if hashes:
+        unverified = hashes.check_before_download(plan.install)
     changes = [Change(d.canonical_name, d.version, "-") for d in plan.remove]
     changes += [Change(c.name, str(c.version), "+") for c in plan.install]
     changes.sort(key=lambda c: (c.name, c.sign == "+", c.version))
@@ -292,11 +301,16 @@ def execute_plan(
         printer.summary(timed("Audited", len(plan.keep), start))
         return []
     from wherry.commands.apply import apply_plan
-    from wherry.commands.prepare import prepare_candidate
+    from wherry.commands.prepare import downloaded_sha256, prepare_candidate
+
+    def prepare(candidate: Candidate) -> tuple[Candidate, Path]:
+        result = prepare_candidate(candidate, cache, client, builds)
+        if hashes and candidate.name in unverified:
+            hashes.check_downloaded(candidate, downloaded_sha256(candidate, cache))
+        return result
 
     with printer.progress("Preparing", len(plan.install)) as bar:  # a bar on a terminal
-        prepared = client.map(lambda c: bar.done(prepare_candidate(c, cache, client, builds),
-                                                 c.name), plan.install)
+        prepared = client.map(lambda c: bar.done(prepare(c), c.name), plan.install)
     if plan.install:
         printer.summary(timed("Prepared", len(plan.install), start))
     start = time.perf_counter()

@@ -88,6 +88,20 @@ def _unpack(wheel: Path, cache: Cache, sha256: str) -> Path:
     return unpack_wheel(wheel, cache, sha256=sha256, verified=True)
 
 
+def downloaded_sha256(candidate: Candidate, cache: Cache) -> str | None:
+    """The sha256 of the file prepared for an index candidate: the index's, else the one
+    computed while downloading (kept beside the archive pointer). None for an sdist the
+    index gave no hash for (its build consumed it)."""
+    file = candidate.wheel
+    known = file.hashes.get("sha256")
+    if known is not None or candidate.needs_build:
+        return known
+    try:
+        return str(json.loads(_pointer_path(file, cache).read_bytes())["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def prepare_wheel(file: DistFile, cache: Cache, client: HttpClient) -> Path:
     """The unpacked archive for `file`: from the cache, or downloaded, verified and unpacked."""
     found = cached_archive(file, cache)

@@ -96,6 +96,7 @@ def sync(options: SyncOptions, cache: Cache, printer: Printer) -> list[Change]:
             return []
     settings = index_settings(options, spec)
     from wherry.commands.build_env import BuildContext
+    from wherry.commands.hashes import RequestedHashes
     from wherry.commands.pipeline import Plan, execute_plan, plan_changes, resolve_for
 
     builds = BuildContext(env, target, settings, cache, options)
@@ -117,7 +118,8 @@ def sync(options: SyncOptions, cache: Cache, printer: Printer) -> list[Change]:
         requested = {item.name for item in spec.requirements}
         plan: Plan = plan_changes(resolution, installed, requested,
                                   reinstall=options.reinstalls, exact=True, retain=retain)
-        return execute_plan(env, plan, cache, client, printer, options, builds=builds)
+        return execute_plan(env, plan, cache, client, printer, options, builds=builds,
+                            hashes=RequestedHashes.of([*spec.requirements, *spec.constraints]))
     finally:
         client.close()
         builds.close()
