@@ -66,3 +66,16 @@ def test_md5_alone_cannot_pin(run_wherry: RunWherry, make_index: MakeIndex,
                         "--python", venv, "--index-url", index.url)
     assert result.returncode == 1, result
     assert "cannot pin a file" in result.stderr
+
+
+def test_direct_reference_accepts_any_listed_hash(run_wherry: RunWherry, make_index: MakeIndex,
+                                                  wheelhouse: Wheelhouse,
+                                                  tmp_path: Path) -> None:
+    wheel = wheelhouse.wheel("beta", "1.0")
+    index = make_index([wheel])
+    venv = make_venv(run_wherry, tmp_path / "venv")
+    (tmp_path / "requirements.txt").write_text(
+        f"beta @ {index.file_url(wheel.name)} --hash={WRONG} --hash=sha256:{sha256_of(wheel)}\n")
+    result = run_wherry("pip", "install", "-r", tmp_path / "requirements.txt",
+                        "--python", venv, "--index-url", index.url)
+    assert result.ok, result

@@ -112,7 +112,8 @@ def _candidate(item: SourcedRequirement, builds: BuildContext, client: HttpClien
         else:
             raise RequirementError(f"`{label}` ({item.source}): {path} does not exist")
     else:
-        path, hashes = _download(url, builds, client, _requirement_hashes(item))
+        path, hashes = _download(url, builds, client, {})
+        _verify(path, {}, item)
         reference = DirectReference(_plain(url), "archive", str(path),
                                     hashes=tuple(sorted(hashes.items())))
         source = None if path.name.endswith(".whl") else _sdist_source(path, label)
@@ -215,25 +216,26 @@ def _fragment_hashes(fragment: str) -> dict[str, str]:
     return hashes
 
 
-def _requirement_hashes(item: SourcedRequirement) -> dict[str, str]:
-    hashes: dict[str, str] = {}
+def _verify(path: Path, hashes: dict[str, str], item: SourcedRequirement) -> None:
+    """`path` must match the URL's `#algorithm=digest` exactly and, for each strong
+    algorithm the requirement's `--hash` options name, one of their digests (a
+    requirements line usually lists several: one per file of the release)."""
+    wanted: dict[str, set[str]] = {a: {d} for a, d in hashes.items()}
     for text in item.hashes:
         algorithm, _, digest = text.partition(":")
-        hashes.setdefault(algorithm.lower(), digest.lower())
-    return hashes
-
-
-def _verify(path: Path, hashes: dict[str, str], item: SourcedRequirement) -> None:
-    wanted = {**_requirement_hashes(item), **hashes}
-    for algorithm, digest in wanted.items():
-        if algorithm not in hashes and algorithm not in ("sha256", "sha384", "sha512"):
-            continue
+        if algorithm.lower() in ("sha256", "sha384", "sha512"):
+            wanted.setdefault(algorithm.lower(), set()).add(digest.lower())
+    for algorithm, digests in sorted(wanted.items()):
         actual = hashlib.new(algorithm, path.read_bytes()).hexdigest()
-        if actual != digest:
+        exact = hashes.get(algorithm)
+        if (exact is not None and actual != exact) or actual not in digests:
+            expected = [exact] if exact is not None else sorted(digests)
             raise HashMismatch(
-                f"hash mismatch for {path.name} ({item.source}): expected {algorithm}:"
-                f"{digest}, got {algorithm}:{actual}",
-                hint="the file is not the one the requirement's hash names")
+                f"hash mismatch for {path.name} ({item.source}):\n    expected "
+                + " or ".join(f"{algorithm}:{d}" for d in expected)
+                + f"\n    actual   {algorithm}:{actual}",
+                hint="the file changed on the server or was damaged in transit; if the "
+                "expected hash comes from a requirements file, check that it is current")
 
 
 def _tree_source(tree: Path, label: str, name: str | None) -> Source:
