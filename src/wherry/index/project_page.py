@@ -171,19 +171,37 @@ def _group(items: Sequence[FileRow | DistFile], project: str | None,
     if project is None:
         return [], list(range(len(items)))
     reader = _VersionReader(project)
-    groups: dict[Version, tuple[str, Version, list[int]]] = {}
+    version_text = reader.version_text
+    # By version *text* first: a big page lists ~10 files per version, and hashing a
+    # string is much cheaper than hashing a `Version`; each distinct text is parsed once.
+    by_text: dict[str, list[int]] = {}
     other: list[int] = []
     for position, item in enumerate(items):
-        text = reader.version_text(item.filename)
-        version = None if text is None else reader.parse(text)
-        if version is None or text is None:
+        text = version_text(item.filename)
+        if text is None:
             other.append(position)
+            continue
+        positions = by_text.get(text)
+        if positions is None:
+            by_text[text] = [position]
+        else:
+            positions.append(position)
+    groups: dict[Version, tuple[str, Version, list[int]]] = {}
+    merged = False
+    for text, positions in by_text.items():  # in order of first appearance
+        version = reader.parse(text)
+        if version is None:
+            other.extend(positions)
+            merged = True
             continue
         group = groups.get(version)
         if group is None:
-            groups[version] = (text, version, [position])
-        else:
-            group[2].append(position)
+            groups[version] = (text, version, positions)
+        else:  # `1.0` and `1.0.0`: one version, its files kept in list order
+            group[2].extend(positions)
+            group[2].sort()
+    if merged:
+        other.sort()
     ordered = sorted(groups.values(), key=lambda group: group[1], reverse=True)
     return ordered, other
 
