@@ -65,14 +65,19 @@ def remove_entry(path: Path, graveyard: Path) -> bool:
     return True
 
 
-def file_sha256(path: Path) -> str:
-    """The hex sha256 of a file, read in 1 MiB chunks (wheels, sdists, built wheels).
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file, read in 1 MiB chunks (wheels, sdists, built wheels).
 
     An `OSError` propagates: each caller turns it into its own one-paragraph error."""
     import hashlib
 
-    digest = hashlib.sha256()
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """`file_digest(path)`: sha256 names archive entries and built wheels."""
+    return file_digest(path)

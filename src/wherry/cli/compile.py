@@ -11,6 +11,7 @@ from wherry.cli.options import (
     add_index_options,
     add_python_options,
     add_resolver_options,
+    add_target_options,
     build_flags,
     resolver_options,
     source_options,
@@ -75,11 +76,7 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
                         help="one resolution for every platform and every Python from "
                         "--python-version (default: the interpreter's) up, with markers on "
                         "the pins that only some environments need")
-    parser.add_argument("--python-platform", metavar="PLATFORM",
-                        help="resolve for another platform: linux, macos, windows, or a "
-                        "target such as x86_64-manylinux_2_28 or aarch64-apple-darwin")
-    parser.add_argument("--python-version", metavar="VERSION",
-                        help="resolve for another Python version, such as 3.12")
+    add_target_options(parser)
     add_resolver_options(parser)
     add_build_options(parser, editable=False)
     add_python_options(parser)

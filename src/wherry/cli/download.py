@@ -9,6 +9,7 @@ from wherry.cli.options import (
     add_build_options,
     add_index_options,
     add_resolver_options,
+    add_target_options,
     build_flags,
     network_settings,
     resolver_options,
@@ -41,11 +42,7 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
                         help="where to save the files (default: the current directory)")
     parser.add_argument("--no-deps", action="store_true",
                         help="download only the named packages, not their dependencies")
-    parser.add_argument("--python-platform", metavar="PLATFORM",
-                        help="download for another platform: linux, macos, windows, or a "
-                        "target such as x86_64-manylinux_2_28 or aarch64-apple-darwin")
-    parser.add_argument("--python-version", metavar="VERSION",
-                        help="download for another Python version, such as 3.12")
+    add_target_options(parser, "download")
     add_build_options(parser, editable=False)
     add_resolver_options(parser)
     group = parser.add_argument_group("python options")

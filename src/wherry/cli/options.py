@@ -310,3 +310,13 @@ def build_flags(args: argparse.Namespace) -> dict[str, Any]:
             build_constraint_files=list(args.build_constraint),
         ),
     }
+
+
+def add_target_options(parser: argparse.ArgumentParser, verb: str = "resolve") -> None:
+    """`--python-platform` and `--python-version`: the target to `verb` for, when it is
+    not the interpreter's own (install, sync, compile and download share them)."""
+    parser.add_argument("--python-platform", metavar="PLATFORM",
+                        help=f"{verb} for another platform: linux, macos, windows, or a "
+                        "target such as x86_64-manylinux_2_28 or aarch64-apple-darwin")
+    parser.add_argument("--python-version", metavar="VERSION",
+                        help=f"{verb} for another Python version, such as 3.12")

@@ -11,6 +11,7 @@ from wherry.cli.options import (
     add_index_options,
     add_installer_options,
     add_python_options,
+    add_target_options,
     build_flags,
     installer_options,
     source_options,
@@ -45,11 +46,7 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
     add_reinstall_options(parser)
     parser.add_argument("--link-mode", choices=["clone", "hardlink", "copy", "symlink"],
                         help="how files get from the cache into the environment")
-    parser.add_argument("--python-platform", metavar="PLATFORM",
-                        help="resolve for another platform: linux, macos, windows, or a "
-                        "target such as x86_64-manylinux_2_28 or aarch64-apple-darwin")
-    parser.add_argument("--python-version", metavar="VERSION",
-                        help="resolve for another Python version, such as 3.12")
+    add_target_options(parser)
     add_python_options(parser)
     add_index_options(parser)
     add_build_options(parser, editable=False)

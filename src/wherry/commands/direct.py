@@ -31,6 +31,7 @@ from wherry.build.archive import is_sdist_name, unpack_sdist
 from wherry.build.builder import Source
 from wherry.build.cache import source_for_git, source_for_sdist, source_for_tree
 from wherry.build.project import tree_state
+from wherry.cache.entry import file_digest
 from wherry.commands.build_env import BuildContext, hash_file
 from wherry.errors import BuildError, HashMismatch, RequirementError
 from wherry.http.client import HttpClient, file_url_to_path
@@ -226,7 +227,7 @@ def _verify(path: Path, hashes: dict[str, str], item: SourcedRequirement) -> Non
         if algorithm.lower() in ("sha256", "sha384", "sha512"):
             wanted.setdefault(algorithm.lower(), set()).add(digest.lower())
     for algorithm, digests in sorted(wanted.items()):
-        actual = hashlib.new(algorithm, path.read_bytes()).hexdigest()
+        actual = file_digest(path, algorithm)
         exact = hashes.get(algorithm)
         if (exact is not None and actual != exact) or actual not in digests:
             expected = [exact] if exact is not None else sorted(digests)

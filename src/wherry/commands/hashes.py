@@ -12,10 +12,9 @@ are verified where they are fetched (`commands/direct.py`).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
+from wherry.cache.entry import file_digest
 from wherry.errors import HashMismatch
 from wherry.index.models import DistFile
 from wherry.requirements.parse import SourcedRequirement
@@ -68,7 +67,7 @@ class RequestedHashes:
 
                 path = file_url_to_path(file.url)
                 try:
-                    known = {a: _digest(path, a) for a in wanted}
+                    known = {a: file_digest(path, a) for a in wanted}
                 except OSError:
                     known = {}
             if not known:
@@ -124,11 +123,3 @@ class RequestedHashes:
                 hint="the file is not one the requirement's --hash names; if the "
                 "requirements file is outdated, regenerate it (e.g. `wherry pip compile "
                 "--generate-hashes`)")
-
-
-def _digest(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
