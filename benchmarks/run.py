@@ -842,6 +842,8 @@ class Bench:
                 label = f"{res.scenario:>6} {res.operation:<12} {res.tool:<6}"
                 try:
                     cell.prepare()
+                    if self.args.pause > 0:
+                        time.sleep(self.args.pause)
                     outcome = self.runner.run(cell.command)
                     if outcome.returncode != 0:
                         raise CommandFailed(first_error_line(outcome.stdout, outcome.stderr))
@@ -1207,6 +1209,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              f"(default: {','.join(DEFAULT_OPS)})")
     parser.add_argument("--python", help="target interpreter (default: python3.12 on PATH "
                                          "or under ~/.pyenv/versions)")
+    parser.add_argument("--pause", type=float, default=0.0, metavar="SECONDS",
+                        help="sleep this long before every timed command (after its preparation); "
+                        "a network path that throttles bursts of new connections otherwise "
+                        "adds its stalls to both tools' medians")
     parser.add_argument("--json", metavar="FILE", help="write raw numbers to FILE")
     parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
     parser.add_argument("--venv-maker", choices=("venv", "uv"), default="venv",

@@ -68,3 +68,33 @@ def test_cache_commands(run_wherry: RunWherry, tmp_path: Path) -> None:
     assert run_wherry("cache", "size", "--cache-dir", cache).stdout.strip() == "5"
     assert run_wherry("cache", "clean", "--cache-dir", cache).ok
     assert run_wherry("cache", "size", "--cache-dir", cache).stdout.strip() == "0"
+
+
+def test_the_process_still_cleans_up_and_keeps_its_exit_code(
+        run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse,
+        tmp_path: Path) -> None:
+    """The command process skips interpreter teardown (cli/main.py), but not the cleanups
+    registered with `atexit`: `--no-cache`'s temporary cache is gone afterwards, output
+    written just before the exit is complete, and the exit code is the command's."""
+    index = make_index([wheelhouse.wheel("solo", "1.0")])
+    venv = tmp_path / "venv"
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    assert run_wherry("venv", venv, "--python", sys.executable).ok
+    done = run_wherry("pip", "install", "solo", "--python", venv, "--index-url", index.url,
+                      "--no-cache", env={"TMPDIR": str(temp)})
+    assert done.ok and "+ solo==1.0" in done.stderr
+    assert list(temp.iterdir()) == []
+    listed = run_wherry("pip", "list", "--python", venv, "--format", "json")
+    assert listed.ok and listed.stdout.rstrip().endswith("]")
+    missing = run_wherry("pip", "install", "nothing-here", "--python", venv,
+                         "--index-url", index.url, "--no-cache", env={"TMPDIR": str(temp)})
+    assert missing.returncode == 1 and list(temp.iterdir()) == []
+
+
+def test_embedding_keeps_the_garbage_collector() -> None:
+    code = ("import gc; from wherry.cli.main import main; main(['--version']); "
+            "print(gc.isenabled())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.splitlines()[-1] == "True"

@@ -25,7 +25,59 @@ if TYPE_CHECKING:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = sys.argv[1:] if argv is None else list(argv)
+    """Run one command. `argv` None means this process *is* the command (the console
+    script, `python -m wherry`), which changes two things about the interpreter:
+
+    - The cyclic garbage collector is off. A resolution allocates hundreds of thousands
+      of small objects (page rows, versions, candidates) and almost no reference
+      cycles, so the collector's passes over an ever larger heap free nothing. Measured
+      on the 110-package cold resolve: 1.22 s of CPU with it, 1.03 s without, peak
+      memory 201 MB either way.
+    - Interpreter teardown is skipped (`_exit_after_cleanup`): worker threads are still
+      joined and every `atexit` cleanup still runs, but freeing that heap object by
+      object at exit cost another 0.15 s.
+
+    A caller embedding wherry (`main([...])`) keeps its own interpreter settings."""
+    if argv is not None:
+        return _main(list(argv))
+    import gc
+
+    gc.disable()
+    exit_code = _exit_after_cleanup()
+    code = _main(sys.argv[1:])
+    exit_code.append(code)
+    return code
+
+
+def _exit_after_cleanup() -> list[int]:
+    """Arrange for the process to end right after the last `atexit` cleanup, with the
+    code appended to the returned list (left empty: a normal shutdown).
+
+    Registered before anything else in the run registers a cleanup, so, callbacks
+    running last-in first-out, it runs after all of them (the temporary cache of
+    `--no-cache` removed, worker pools shut down) and after the interpreter has joined
+    its non-daemon threads; what it skips is only the teardown of modules and objects."""
+    import atexit
+
+    holder: list[int] = []
+
+    def finish() -> None:
+        if not holder:
+            return
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            return  # let the normal shutdown deal with the streams
+        import os
+
+        os._exit(holder[0])
+
+    atexit.register(finish)
+    return holder
+
+
+def _main(args_list: list[str]) -> int:
     if args_list in (["--version"], ["-V"]):
         # Answered before argparse and the command modules are even imported.
         sys.stdout.write(f"wherry {__version__}\n")

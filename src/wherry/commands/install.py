@@ -279,7 +279,7 @@ def install_into(
     start: float,
 ) -> list[Change]:
     from wherry.commands import noop
-    from wherry.commands.satisfied import satisfied_closure
+    from wherry.commands.session import IndexSession, certain_lookups
     from wherry.install.site import scan_site_packages
     from wherry.platform.targets import target_for
 
@@ -287,21 +287,32 @@ def install_into(
                         python_version=options.python_version)
     dirs = site_dirs(env)
     installed = scan_site_packages(dirs)
-    if options.keeps_installed:
+    # Requested packages that are not installed: the request is not satisfied, and their
+    # pages will be read. Those requests leave now, before the resolver is imported.
+    missing = certain_lookups(spec, target.markers, installed, options.upgrades)
+    if options.keeps_installed and not missing:
+        from wherry.commands.satisfied import satisfied_closure
+
         closure = satisfied_closure(spec.requirements, spec.constraints, installed, target.markers)
         if closure is not None:
             noop.record(options, env, cache, spec, dirs, closure)
             count = len(closure)
             printer.summary(timed("Audited", count, start))
             return []
-    from wherry.commands.build_env import BuildContext
-    from wherry.commands.hashes import RequestedHashes
-    from wherry.commands.pipeline import execute_plan, plan_changes, resolve_for
+    session = IndexSession.open(settings, cache, options.network)
+    try:
+        session.head_start(missing)
+        from wherry.commands.build_env import BuildContext
+        from wherry.commands.hashes import RequestedHashes
+        from wherry.commands.pipeline import execute_plan, plan_changes, resolve_for
 
-    builds = BuildContext(env, target, settings, cache, options)
+        builds = BuildContext(env, target, settings, cache, options)
+    except BaseException:
+        session.close()
+        raise
     try:
         resolution, client = resolve_for(target, spec, settings, cache, installed, options,
-                                         builds=builds)
+                                         builds=builds, session=session)
         try:
             count = len(resolution.pins)
             printer.summary(timed("Resolved", count, start))
@@ -315,6 +326,8 @@ def install_into(
     finally:
         builds.close()
     if not options.dry_run:
+        from wherry.commands.satisfied import satisfied_closure
+
         after = scan_site_packages(dirs)
         closure = satisfied_closure(spec.requirements, spec.constraints, after, target.markers)
         if closure is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from packaging.version import Version
 
 from wherry.cache.layout import Cache
+from wherry.commands.session import IndexSession
 from wherry.http.client import HttpClient
 from wherry.index.metadata import wheel_metadata
 from wherry.index.sources import IndexSources
@@ -57,6 +58,7 @@ def resolve_for(
     preferred_versions: dict[str, Version] | None = None,
     sources_sink: list[IndexSources] | None = None,
     builds: BuildContext | None = None,
+    session: IndexSession | None = None,
 ) -> tuple[Resolution, HttpClient]:
     """Resolve the request for `env`; the client is returned for the download step.
 
@@ -65,20 +67,14 @@ def resolve_for(
     sources used (compile reads every file of a pinned version from them for hashes).
     `builds` (commands/build_env.py) builds what has no wheel: sdists' metadata and the
     direct references of `spec`, prepared first (their placeholder names fixed in
-    `spec`); without it, only wheels are usable."""
+    `spec`); without it, only wheels are usable. `session` is the command's index session
+    when it was opened early (commands/session.py); its client is the one returned."""
     exclude_newer = options.network.exclude_newer
     cutoff = None if exclude_newer is None else parse_exclude_newer(exclude_newer)
-    network = options.network
-    client = HttpClient(
-        offline=network.offline, cert=network.cert,
-        allow_insecure_hosts=network.allow_insecure_hosts,
-        keyring_provider=network.keyring_provider, index_urls=settings.index_urls,
-    )
+    if session is None:
+        session = IndexSession.open(settings, cache, options.network)
+    client, sources = session.client, session.sources
     try:
-        sources = IndexSources(
-            settings.index_urls, settings.find_links, client, strategy=settings.strategy,
-            cache=cache, network=options.network,
-        )
         if sources_sink is not None:
             sources_sink.append(sources)
         if builds is not None:

@@ -264,8 +264,12 @@ class HttpClient:
             _silence_insecure_warnings()
         elif tls == "verify":
             options["ssl_context"] = self._ssl_context()
+        from wherry.http.dns import pool_classes
+
         if proxy is None:
-            return urllib3.PoolManager(**options)
+            manager = urllib3.PoolManager(**options)
+            manager.pool_classes_by_scheme = pool_classes()
+            return manager
         proxy_url, proxy_credentials = split_userinfo(proxy)
         proxy_headers = (
             {"Proxy-Authorization": proxy_credentials.header()} if proxy_credentials else None
@@ -273,7 +277,9 @@ class HttpClient:
         if proxy_url.startswith("https:"):
             options["proxy_ssl_context"] = self._ssl_context()
         log.debug("Using proxy %s", redact(proxy))
-        return urllib3.ProxyManager(proxy_url, proxy_headers=proxy_headers, **options)
+        proxy_manager = urllib3.ProxyManager(proxy_url, proxy_headers=proxy_headers, **options)
+        proxy_manager.pool_classes_by_scheme = pool_classes()
+        return proxy_manager
 
     def _get_pool(self, url: str) -> urllib3.PoolManager:
         """The pool manager for `url`: through its proxy (if any), verified or not."""
@@ -737,7 +743,7 @@ def _cause(exc: BaseException) -> str:
     # text already names the host, and a port or an address here only adds noise.
     import re
 
-    if text.startswith("<") or re.match(r"HTTPS?Connection\(host=[^)]*\): ", text):
+    if text.startswith("<") or re.match(r"\w*HTTPS?Connection\(host=[^)]*\): ", text):
         return text.split(": ", 1)[-1]
     return text
 
