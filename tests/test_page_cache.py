@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -458,13 +458,15 @@ def test_unchanged_bytes_are_not_parsed_again(
     two.cache_headers = False
     first = lookup(two, client, cache, "y")
     parsed: list[str] = []
-    real_parse = sources_module.parse_rows  # type: ignore[attr-defined]
+    # JSON pages are split (`split_json_page`), HTML pages parsed (`parse_rows`).
+    for parser in ("parse_rows", "split_json_page"):
+        real = getattr(sources_module, parser)
 
-    def counting(*args: object, **kwargs: object) -> object:
-        parsed.append(str(args[2]))
-        return real_parse(*args, **kwargs)  # type: ignore[arg-type]
+        def counting(*args: object, _real: Any = real, **kwargs: object) -> object:
+            parsed.append(str(args[-1]))
+            return _real(*args, **kwargs)
 
-    monkeypatch.setattr(sources_module, "parse_rows", counting)
+        monkeypatch.setattr(sources_module, parser, counting)
     assert lookup(two, client, cache, "y") == first
     assert parsed == []
     # A changed page is parsed, and the answer follows it.

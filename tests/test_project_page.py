@@ -10,13 +10,16 @@ some versions (as the resolver does) must give the same answers as deciding all.
 from __future__ import annotations
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.tags import Tag
 from packaging.version import InvalidVersion, Version
 
+from wherry.errors import IndexError_
 from wherry.index.models import DistFile
 from wherry.index.project_page import ProjectFiles, ProjectPage, StoredFiles
+from wherry.index.simple import file_row, malformed_json_page, split_json_page
 from wherry.platform.tags import TargetTags
 from wherry.resolve.candidates import BinaryPolicy, build_versions, python_allows
 
@@ -135,3 +138,54 @@ def test_a_stored_page_keeps_every_file_in_page_order(files: list[DistFile]) -> 
     assert list(project) == files
     assert project.pages[0].count == len(files)
     assert list(ProjectFiles([ProjectPage.from_files(files, "demo")])) == files
+
+
+PAGE_URL = f"{INDEX}/demo/"
+
+
+def _json_page(files: list[DistFile]) -> ProjectPage:
+    """The files as a fetched PEP 691 page, split and grouped without decoding its files."""
+    body = msgspec.json.encode({"meta": {"api-version": "1.1"}, "name": "demo",
+                                "files": [file_row(file) for file in files]})
+    filenames, raws = split_json_page(body, PAGE_URL)
+    return ProjectPage.from_json(PAGE_URL, filenames, raws, INDEX, "demo")
+
+
+@FAST
+@given(st.lists(dist_files(), max_size=30), st.booleans())
+def test_a_json_page_grouped_undecoded_gives_the_same_files_and_versions(
+        files: list[DistFile], builds: bool) -> None:
+    policy = None if builds else BinaryPolicy(only_binary_all=True)
+    fresh = ProjectFiles([_json_page(files)])
+    assert list(fresh) == files
+    assert build_versions("demo", fresh, TAGS, PY, policy=policy) == build_versions(
+        "demo", files, TAGS, PY, policy=policy)
+    stored = msgspec.msgpack.decode(
+        msgspec.msgpack.encode(_json_page(files).to_stored()), type=StoredFiles)
+    assert list(ProjectFiles([ProjectPage.from_stored(stored, INDEX)])) == files
+
+
+def test_a_malformed_file_object_is_reported_when_its_version_is_read() -> None:
+    good = {"filename": "demo-1.0-py3-none-any.whl", "url": "https://files.example/a.whl",
+            "hashes": {"sha256": "ab" * 32}}
+    bad = {"filename": "demo-2.0-py3-none-any.whl", "url": "https://files.example/b.whl",
+           "hashes": 7}
+    body = msgspec.json.encode({"files": [good, bad]})
+    filenames, raws = split_json_page(body, PAGE_URL)
+
+    def damaged(detail: str) -> None:
+        raise malformed_json_page(PAGE_URL, detail)
+
+    page = ProjectPage.from_json(PAGE_URL, filenames, raws, INDEX, "demo", damaged)
+    older, newer = page.groups[1], page.groups[0]
+    assert [file.filename for _, file in older.files()] == ["demo-1.0-py3-none-any.whl"]
+    with pytest.raises(IndexError_, match="Malformed JSON project page") as caught:
+        newer.files()
+    assert caught.value.hint
+
+
+@pytest.mark.parametrize("body", [b"{", b'{"files": [{"url": "x"}]}', b'{"files": 3}',
+                                  b'{"files": [{"filename": 1, "url": "x"}]}'])
+def test_a_page_that_is_not_pep_691_is_refused_at_once(body: bytes) -> None:
+    with pytest.raises(IndexError_, match="Malformed JSON project page"):
+        split_json_page(body, PAGE_URL)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 BUCKETS = {
     "interpreters": "interpreters-v1",
-    "simple": "simple-v2",
+    "simple": "simple-v3",
     "wheels": "wheels-v1",
     "archives": "archives-v1",
     "metadata": "metadata-v1",

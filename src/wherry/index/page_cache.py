@@ -1,6 +1,6 @@
 """The simple-page cache: each project page stored *parsed*, beside its HTTP policy.
 
-One file per (index, project): `simple-v2/<digest of the index URL>/<name>.msgpack`, a
+One file per (index, project): `simple-v3/<digest of the index URL>/<name>.msgpack`, a
 msgpack map `{"policy": CachePolicy, "files": StoredFiles | None, "body_sha256": ...}`
 (None: the index answered 404), written atomically. Maps with field names keep entries
 self-describing and let a later wherry add keys that this one ignores. The files are
@@ -171,8 +171,10 @@ class PageCache:
         try:
             files = None if page is None else page.to_stored(
                 strip, strip_userinfo(page.base) if strip is not None else None)
-        except DamagedPage:
-            return  # a damaged stored group: the entry is already removed
+        except (DamagedPage, IndexError_):
+            # A damaged stored group (the entry is already removed), or a fetched page
+            # whose file objects are malformed (reported when their version is read).
+            return
         try:
             write_atomic(path, _ENCODER.encode(PageEntry(policy, files, body_sha256)))
         except OSError as exc:

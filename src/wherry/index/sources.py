@@ -22,7 +22,9 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from wherry.cache.layout import Cache
@@ -37,7 +39,14 @@ from wherry.index.find_links import (
 from wherry.index.models import DistFile
 from wherry.index.page_cache import PageCache
 from wherry.index.project_page import ProjectFiles, ProjectPage
-from wherry.index.simple import ACCEPT, filename_matches, normalize_name, parse_rows
+from wherry.index.simple import (
+    ACCEPT,
+    filename_matches,
+    malformed_json_page,
+    normalize_name,
+    parse_rows,
+    split_json_page,
+)
 from wherry.output import log
 from wherry.settings import NetworkSettings
 
@@ -250,10 +259,15 @@ class IndexSources:
         if response.status == 404:
             self._found(None, index_url, name, started, how)
             return None
-        base, rows = parse_rows(response.body, response.content_type, response.url)
         # A find-links page lists many projects: nothing to group its files by.
-        page = ProjectPage.from_rows(base, rows, index_url,
-                                     None if name == FIND_LINKS_ENTRY else name)
+        project = None if name == FIND_LINKS_ENTRY else name
+        if response.content_type.endswith("json"):
+            filenames, raws = split_json_page(response.body, response.url)
+            page = ProjectPage.from_json(response.url, filenames, raws, index_url, project,
+                                         partial(_malformed, response.url))
+        else:
+            base, rows = parse_rows(response.body, response.content_type, response.url)
+            page = ProjectPage.from_rows(base, rows, index_url, project)
         self._found(page, index_url, name, started, how)
         return page
 
@@ -289,6 +303,11 @@ class IndexSources:
             raise IndexError_(f"Find-links page {redact(location)} was not found (404)",
                               hint="check the --find-links URL")
         return page.files()
+
+
+def _malformed(page_url: str, detail: str) -> NoReturn:
+    """A file object of a fetched JSON page is not a file (found when its version is read)."""
+    raise malformed_json_page(page_url, detail)
 
 
 def _can_answer_later(headers: dict[str, str]) -> bool:
