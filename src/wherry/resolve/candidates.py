@@ -185,8 +185,15 @@ class _Ordered(Sequence[Candidate]):
         self._project = project
 
     def __iter__(self) -> Iterator[Candidate]:
+        return self._walk(range(len(self._project._groups)))
+
+    def oldest_first(self) -> Iterator[Candidate]:
+        """The same candidates oldest first, deciding versions only as far as read."""
+        return self._walk(range(len(self._project._groups) - 1, -1, -1))
+
+    def _walk(self, indexes: range) -> Iterator[Candidate]:
         project = self._project
-        for at in range(len(project._groups)):
+        for at in indexes:
             candidate = project._outcome(at).candidate
             if candidate is not None and not candidate.yanked:
                 yield candidate
@@ -328,6 +335,14 @@ class ProjectVersions:
             versions.sort(key=lambda v: positions.get(v, 0))
             self._ordered = [usable[v] for v in versions]
         return self._ordered
+
+    def oldest_first(self) -> Iterator[Candidate]:
+        """`ordered()` backwards (what `--resolution lowest` tries first), deciding
+        versions only as far as the caller reads when the order is the lazy one."""
+        ordered = self.ordered()
+        if isinstance(ordered, _Ordered):
+            return ordered.oldest_first()
+        return reversed(ordered)
 
     def _state(self) -> tuple[object, ...]:
         usable, yanked, rejected, positions = self._everything()
