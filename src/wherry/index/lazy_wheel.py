@@ -7,6 +7,12 @@ directory record, usually the whole central directory and, because build tools w
 `*.dist-info/` last, often METADATA itself; then at most one request for the rest of the
 central directory and one for the member. Zip64 records are followed when present.
 
+Only METADATA's entry of the central directory is parsed: `find_metadata_member` searches
+the raw bytes for `.dist-info/METADATA` instead of decoding thousands of names. On the
+directories of five large real wheels (300-2,039 entries, 23-202 KiB; CPython 3.11) that
+took 0.02-0.15 ms against 0.6-4.0 ms for the entry-by-entry walk (about 2 us an entry),
+about 30 times less; a cold resolution reads tens of thousands of entries.
+
 The zip structures are parsed by pure functions over bytes (tested without a server);
 `RemoteFile` is the only part that does I/O. When something is outside what this reader
 handles (an odd compression method, a huge zip comment) it raises `Unsupported` and the
@@ -36,7 +42,13 @@ _ZIP64_LOCATOR = struct.Struct("<4sLQL")  # 20 bytes
 _ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")  # 56 bytes
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # 46 bytes
 _LOCAL = struct.Struct("<4s2B4HL2L2H")  # 30 bytes
-_METADATA = re.compile(r"^([^/]+)\.dist-info/METADATA$")
+_LENGTHS = struct.Struct("<3H")  # name, extra and comment lengths, at offset 28 of a record
+_EXTRA_HEADER = struct.Struct("<2H")
+_CENTRAL_SIGNATURE = b"PK\x01\x02"
+# A whole name: `[^/]+` means only a top-level directory; fullmatch, so `METADATA\n` is not.
+_METADATA = re.compile(r"[^/]+\.dist-info/METADATA")
+_DIST_INFO_METADATA = ".dist-info/METADATA"
+_METADATA_SUFFIX = _DIST_INFO_METADATA.encode()
 
 ReadFn = Callable[[int, int], bytes]  # read(start, end) -> bytes [start, end) of the file
 
@@ -124,33 +136,50 @@ def central_directory(tail: bytes, tail_start: int, read: ReadFn) -> CentralDire
 
 
 def parse_central_directory(data: bytes, prefix: int = 0) -> list[ZipMember]:
-    """Every entry of a central directory (`prefix` is added to the header offsets)."""
+    """Every entry of a central directory (`prefix` is added to the header offsets).
+
+    Stops quietly at the first record without a signature, as before; callers that need
+    every entry compare the count with the end record's. The read path uses
+    `find_metadata_member` instead, which decodes no other entry.
+    """
     members: list[ZipMember] = []
     pos = 0
     while pos + _CENTRAL.size <= len(data):
-        fields = _CENTRAL.unpack_from(data, pos)
-        if fields[0] != b"PK\x01\x02":
+        if data[pos:pos + 4] != _CENTRAL_SIGNATURE:
             break
-        flags, method, crc = fields[5], fields[6], fields[9]
-        compressed, size = fields[10], fields[11]
-        name_len, extra_len, comment_len = fields[12], fields[13], fields[14]
-        offset = fields[18]
-        start = pos + _CENTRAL.size
-        raw_name = data[start:start + name_len]
-        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
-        extra = data[start + name_len:start + name_len + extra_len]
-        if 0xFFFFFFFF in (compressed, size, offset):
-            size, compressed, offset = _zip64_extra(extra, size, compressed, offset)
-        members.append(ZipMember(name, method, flags, crc, compressed, size, offset + prefix))
-        pos = start + name_len + extra_len + comment_len
+        name_len, extra_len, comment_len = _LENGTHS.unpack_from(data, pos + 28)
+        members.append(_member_at(data, pos, pos + _CENTRAL.size + name_len, prefix))
+        pos += _CENTRAL.size + name_len + extra_len + comment_len
     return members
 
 
-def _zip64_extra(extra: bytes, size: int, compressed: int, offset: int) -> tuple[int, int, int]:
+def _member_at(data: bytes, pos: int, name_end: int, prefix: int) -> ZipMember:
+    """The central directory record at `pos`, whose name ends at `name_end`."""
+    fields = _CENTRAL.unpack_from(data, pos)
+    flags, method, crc = fields[5], fields[6], fields[9]
+    compressed, size, offset = fields[10], fields[11], fields[18]
+    start = pos + _CENTRAL.size
+    name = data[start:name_end].decode("utf-8" if flags & 0x800 else "cp437",
+                                       errors="replace")
+    if 0xFFFFFFFF in (compressed, size, offset):
+        extra = data[name_end:name_end + fields[13]]
+        size, compressed, offset = _zip64_extra(extra, size, compressed, offset, name)
+    return ZipMember(name, method, flags, crc, compressed, size, offset + prefix)
+
+
+def _zip64_extra(extra: bytes, size: int, compressed: int, offset: int,
+                 name: str) -> tuple[int, int, int]:
+    """Apply the zip64 extra field: the 64-bit values of the fields that read 0xFFFFFFFF.
+
+    A field cut short by the end of the extra data is corrupt (`zipfile` says the same);
+    a missing field leaves the 32-bit values, which the size, range and CRC checks reject.
+    """
     pos = 0
     while pos + 4 <= len(extra):
-        kind, length = struct.unpack_from("<HH", extra, pos)
+        kind, length = _EXTRA_HEADER.unpack_from(extra, pos)
         if kind == 0x0001:
+            if pos + 4 + length > len(extra):
+                raise WheelError(f"Corrupt zip archive: truncated zip64 field of {name}")
             values = list(struct.unpack_from(f"<{length // 8}Q", extra, pos + 4))
             if size == 0xFFFFFFFF and values:
                 size = values.pop(0)
@@ -163,12 +192,54 @@ def _zip64_extra(extra: bytes, size: int, compressed: int, offset: int) -> tuple
     return size, compressed, offset
 
 
+def find_metadata_member(directory: bytes, location: CentralDirectory, project: str,
+                         filename: str) -> ZipMember:
+    """The METADATA entry `metadata_member` would choose, without parsing every entry.
+
+    Walking a directory of thousands of entries costs about 2 us each in Python (a cold
+    resolution reads tens of thousands), yet one entry matters. So this searches the raw
+    bytes for names ending in `.dist-info/METADATA` and parses only those records. For a
+    directory that walks cleanly, that is exact when `PK\\x01\\x02` occurs once per entry
+    the end record counts: the occurrences are then exactly the record starts, and the
+    record holding a name that ends at some offset is the last one starting before it.
+    Otherwise (a name or comment holding those bytes, a wrong count, a broken directory)
+    the directory is walked entry by entry, and a walk that breaks off before any METADATA
+    is reported as a corrupt archive.
+    """
+    if directory.count(_CENTRAL_SIGNATURE) != location.entries:
+        members = parse_central_directory(directory, location.prefix)
+        if len(members) < location.entries and not any(
+                _METADATA.fullmatch(m.name) for m in members):
+            raise WheelError(
+                f"Corrupt zip archive: the central directory of {filename} breaks off "
+                f"after {len(members)} of its {location.entries} entries",
+                hint="the wheel is broken; report it to the project")
+        return metadata_member(members, project, filename)
+    candidates: list[ZipMember] = []
+    found = directory.find(_METADATA_SUFFIX)
+    while found >= 0:
+        name_end = found + len(_METADATA_SUFFIX)
+        # The name has at least one byte before the suffix.
+        start = directory.rfind(_CENTRAL_SIGNATURE, 0, max(found - 1 - _CENTRAL.size + 4, 0))
+        if start >= 0 and (start + _CENTRAL.size
+                           + _LENGTHS.unpack_from(directory, start + 28)[0]) == name_end:
+            candidates.append(_member_at(directory, start, name_end, location.prefix))
+        found = directory.find(_METADATA_SUFFIX, found + 1)
+    return metadata_member(candidates, project, filename)
+
+
 def metadata_member(members: list[ZipMember], project: str, filename: str) -> ZipMember:
-    """The `<name>-<version>.dist-info/METADATA` entry of project `project` (normalised)."""
-    candidates = [m for m in members if _METADATA.match(m.name)]
+    """The `<name>-<version>.dist-info/METADATA` entry of project `project` (normalised).
+
+    Only top-level `*.dist-info` directories count. Several are allowed when exactly one
+    belongs to `project` (it is chosen); otherwise the wheel is ambiguous and rejected.
+    """
+    candidates = [m for m in members if _METADATA.fullmatch(m.name)]
     if len(candidates) > 1:
+        # `foo_bar-1.0.dist-info/METADATA` belongs to `foo-bar`: the part before the version.
         matching = [m for m in candidates
-                    if normalize_name(m.name.split("/", 1)[0].rsplit("-", 1)[0]) == project]
+                    if normalize_name(m.name[:-len(_DIST_INFO_METADATA)].rsplit("-", 1)[0])
+                    == project]
         candidates = matching or candidates
     if not candidates:
         raise WheelError(f"{filename} has no .dist-info/METADATA file",
@@ -299,8 +370,12 @@ def read_metadata_by_range(url: str, client: HttpClient, project: str, filename:
     tail_start, tail_bytes = tail
     location = central_directory(tail_bytes, tail_start, remote)
     directory = remote(location.offset, location.offset + location.size)
-    members = parse_central_directory(directory, location.prefix)
-    member = metadata_member(members, project, filename)
+    member = find_metadata_member(directory, location, project, filename)
+    if member.header_offset + _LOCAL.size + member.compressed_size > location.offset:
+        # Checked before fetching: a bogus size must not turn into a huge range request.
+        raise WheelError(f"Corrupt zip archive: {member.name} in {filename} overlaps the "
+                         "central directory",
+                         hint="the wheel is broken; report it to the project")
     guess_end = (member.header_offset + _LOCAL.size + len(member.name.encode()) + SLACK
                  + member.compressed_size)
     header = remote(member.header_offset, guess_end)

@@ -113,7 +113,8 @@ def read_local_wheel_metadata(path: Path, filename: str) -> bytes:
             return archive.read(member.name)
     except FileNotFoundError:
         raise WheelError(f"Wheel {path} does not exist") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError) as exc:
+        # (UnicodeDecodeError: a member name flagged UTF-8 that is not UTF-8)
         raise WheelError(f"Cannot read {filename} as a zip archive: {exc}",
                          hint="the file is corrupt; delete it or re-download") from None
 
