@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -134,6 +135,30 @@ def test_existing_pins_are_kept_unless_upgraded(run_wherry: RunWherry, tmp_path:
     assert "flask==3.0.0\n" in out and "click==8.1.7\n" in out
 
 
+@pytest.mark.parametrize(("mode", "expected"), [
+    ("highest", "click==8.1.7\nflask==3.0.0\nitsdangerous==2.1.2\njinja2==3.1.2\n"
+                "markupsafe==2.1.3\nwerkzeug==3.0.1\n"),
+    ("lowest", "click==7.0\nflask==2.0.0\nitsdangerous==2.1.2\njinja2==3.1.2\n"
+               "markupsafe==2.1.3\nwerkzeug==2.0.0\n"),
+    # The root at its oldest; flask 2.0.0's dependencies at their newest.
+    ("lowest-direct", "click==8.1.7\nflask==2.0.0\nitsdangerous==2.1.2\njinja2==3.1.2\n"
+                      "markupsafe==2.1.3\nwerkzeug==3.0.1\n"),
+], ids=["highest", "lowest", "lowest-direct"])
+def test_prefetch_reads_only_the_versions_the_resolution_mode_picks(
+    run_wherry: RunWherry, tmp_path: Path, index: IndexServer, mode: str, expected: str
+) -> None:
+    # The likely-candidate prefetch runs ahead of the solver; under `lowest` it must not
+    # read the newest versions' metadata (requests the solver never needed).
+    (tmp_path / "requirements.in").write_text("flask\n")
+    index.reset_log()
+    out = compile_(run_wherry, tmp_path, index, "requirements.in", "--resolution", mode,
+                   "--no-header", "--no-annotate")
+    assert out == expected
+    read = {"-".join(path.rsplit("/", 1)[-1].split("-")[:2]) for path in index.paths()
+            if path.split("?")[0].endswith(".whl")}
+    assert read == {line.replace("==", "-") for line in expected.splitlines()}
+
+
 def test_emit_index_url_and_python_version(run_wherry: RunWherry, tmp_path: Path,
                                            index: IndexServer) -> None:
     (tmp_path / "requirements.in").write_text("click; python_version < '3.9'\nitsdangerous\n")
@@ -244,11 +269,22 @@ def test_output_of_direct_references(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.chdir(tmp_path)
     url = (tmp_path / "proj").as_uri()
-    assert direct_text(url, editable=True, named=True, name="demo") == "-e ./proj"
-    assert direct_text(url, editable=False, named=False, name="demo") == "./proj"
-    assert direct_text(url, editable=False, named=True, name="demo") is None
-    assert direct_text("file:///elsewhere/demo", editable=True, named=True,
-                       name="demo") == "-e /elsewhere/demo"
+    # uv's rules: editables and local paths are written as given; absolute file:// URLs,
+    # `file:./x` and remote URLs are written `name @ GIVEN`.
+    assert direct_text("./proj", editable=True, local=True) == "-e ./proj"
+    assert direct_text("/abs/proj", editable=True, local=True) == "-e /abs/proj"
+    assert direct_text("file:///abs/proj", editable=True, local=True) == "-e file:///abs/proj"
+    assert direct_text("./proj", editable=False, local=True) == "./proj"
+    assert direct_text("../libs/foo/", editable=False, local=True) == "../libs/foo/"
+    assert direct_text("/abs/proj", editable=False, local=True) == "/abs/proj"
+    assert direct_text("${ROOT}/proj", editable=False, local=True) == "${ROOT}/proj"
+    assert direct_text("file://${ROOT}/proj", editable=False, local=True) == "${ROOT}/proj"
+    assert direct_text("file://${PROJECT_ROOT}/p", editable=False, local=True) is None
+    assert direct_text("file:///abs/proj", editable=False, local=True) is None
+    assert direct_text("file://localhost/abs/proj", editable=False, local=True) is None
+    assert direct_text("file:./proj", editable=False, local=True) is None
+    assert direct_text("https://files.invalid/a-1.0.tar.gz", editable=False,
+                       local=False) is None
     entries = [
         CompiledEntry("zeta", "1.0", url="https://files.invalid/zeta-1.0.tar.gz",
                       sources=["-r requirements.in"]),
@@ -256,12 +292,179 @@ def test_output_of_direct_references(tmp_path: Path, monkeypatch: pytest.MonkeyP
         CompiledEntry("demo", "0.1", url=url, verbatim="-e ./proj", editable=True,
                       sources=["-r requirements.in"]),
     ]
+    # uv lists several extras (--no-strip-extras) separated by ", ".
+    assert render_requirements_txt(
+        [CompiledEntry("black", "1.0", extras=["e", "d"])],
+        CompileFormat(header=False, strip_extras=False)) == "black[d, e]==1.0\n"
     # Editables first, then by name (uv's order).
     assert render_requirements_txt(entries, CompileFormat(header=False)) == (
         "-e ./proj\n    # via -r requirements.in\n"
         "alpha==2.0\n    # via zeta\n"
         "zeta @ https://files.invalid/zeta-1.0.tar.gz\n    # via -r requirements.in\n"
     )
+
+
+def _uv() -> str | None:
+    import shutil
+
+    return shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+
+
+@pytest.fixture
+def local_projects(tmp_path: Path, wheelhouse: Wheelhouse) -> Path:
+    """A working directory with local projects, a wheel file and a requirements.in naming
+    them in every way uv accepts; the index dependency `helper` comes from the index."""
+    import shutil
+
+    from tests.test_direct import make_project
+
+    work = tmp_path / "work"
+    make_project(work / "proj", "proj", deps=("helper", "dep"))
+    make_project(work / "eproj", "eproj")
+    for name in ("foo", "dep", "named", "absolute", "localhost"):
+        make_project(work / "libs" / name, name)
+    (work / "dist").mkdir()
+    shutil.copy(wheelhouse.wheel("wheely", "1.0"), work / "dist")
+    absolute = (work / "libs" / "absolute").as_uri()
+    localhost = "file://localhost" + str(work / "libs" / "localhost")
+    (work / "requirements.in").write_text(
+        "./proj\n-e ./eproj\nlibs/foo\ndep @ ./libs/dep\n${LIBS}/named\n"
+        f"absolute @ {absolute}\nlocalhost @ {localhost}\n"
+        "./dist/wheely-1.0-py3-none-any.whl\n")
+    return work
+
+
+def test_local_paths_are_written_as_given(
+    run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse,
+    backends: list[Path], local_projects: Path, tmp_path: Path,
+) -> None:
+    # uv writes a path requirement back as the user wrote it (`./proj`, `-e ./eproj`, even
+    # `${LIBS}/named` unexpanded, and `dep @ ./libs/dep` as `./libs/dep`); absolute
+    # `file://` URLs keep their `name @` form. uv 0.13's output for this input, verbatim.
+    work = local_projects
+    index = make_index([*backends, wheelhouse.wheel("helper", "1.0")])
+    env: dict[str, str | None] = {"LIBS": str(work / "libs")}
+    wheel_digest = hashlib.sha256(
+        (work / "dist" / "wheely-1.0-py3-none-any.whl").read_bytes()).hexdigest()
+    helper_digest = hashlib.sha256(wheelhouse.wheel("helper", "1.0").read_bytes()).hexdigest()
+    expected = (
+        "-e ./eproj\n"
+        "    # via -r requirements.in\n"
+        f"absolute @ {(work / 'libs' / 'absolute').as_uri()}\n"
+        "    # via -r requirements.in\n"
+        "./libs/dep\n"
+        "    # via\n"
+        "    #   -r requirements.in\n"
+        "    #   proj\n"
+        "libs/foo\n"
+        "    # via -r requirements.in\n"
+        "helper==1.0 \\\n"
+        f"    --hash=sha256:{helper_digest}\n"
+        "    # via proj\n"
+        f"localhost @ file://localhost{work / 'libs' / 'localhost'}\n"
+        "    # via -r requirements.in\n"
+        "${LIBS}/named\n"
+        "    # via -r requirements.in\n"
+        "./proj\n"
+        "    # via -r requirements.in\n"
+        "./dist/wheely-1.0-py3-none-any.whl \\\n"
+        f"    --hash=sha256:{wheel_digest}\n"
+        "    # via -r requirements.in\n"
+    )
+    args = ("requirements.in", "--no-header", "--generate-hashes")
+    assert compile_(run_wherry, work, index, *args, env=env) == expected
+    # The output reads back: its pins are kept on the next run (`-o`), unchanged.
+    compile_(run_wherry, work, index, *args, "-o", "requirements.txt", env=env)
+    assert (work / "requirements.txt").read_text() == expected
+    assert compile_(run_wherry, work, index, *args, "-o", "requirements.txt",
+                    env=env) == expected
+    uv = _uv()
+    if uv is None:
+        return
+    import subprocess
+
+    done = subprocess.run(
+        [uv, "pip", "compile", *args, "--index-url", index.url, "--python", sys.executable],
+        cwd=work, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "LIBS": str(work / "libs"), "UV_CACHE_DIR": str(tmp_path / "uv")})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected
+
+
+def test_requirements_keep_the_reference_as_written(
+    local_projects: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What compile writes back: the path or URL as typed, before `${VAR}` expansion,
+    # without the name, extras, marker and hashes around it.
+    from wherry.requirements.parse import RequirementsSpec, read_requirements_file
+
+    work = local_projects
+    monkeypatch.setenv("LIBS", str(work / "libs"))
+    wheel = "./dist/wheely-1.0-py3-none-any.whl"
+    digest = hashlib.sha256((work / wheel).read_bytes()).hexdigest()
+    (work / "in.txt").write_text(
+        "./proj[extra] ; python_version > '3'\n--editable=${LIBS}/../eproj\n"
+        "foo [x] @ ${LIBS}/foo ; os_name == 'posix'\n"
+        f"{wheel} --hash=sha256:{digest}\nhelper>=1\n"
+        "named @ file:./libs/named\n")
+    spec = RequirementsSpec()
+    read_requirements_file(work / "in.txt", spec)
+    assert [(item.name, item.given) for item in spec.requirements] == [
+        ("proj", "./proj"), ("eproj", "${LIBS}/../eproj"), ("foo", "${LIBS}/foo"),
+        ("wheely", wheel), ("helper", None), ("named", "file:./libs/named")]
+    assert spec.requirements[1].editable
+    assert spec.requirements[3].hashes == (f"sha256:{digest}",)
+    assert spec.requirements[5].requirement.url == (work / "libs" / "named").as_uri()
+
+
+def test_pins_are_kept_beside_local_paths_in_an_output_elsewhere(
+    run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse,
+    backends: list[Path], local_projects: Path,
+) -> None:
+    # `./proj` in out/requirements.txt is relative to where compile ran, not to out/:
+    # reading the old output for its pins must not trip over it.
+    work = local_projects
+    index = make_index([*backends, wheelhouse.wheel("helper", "1.0"),
+                        wheelhouse.wheel("helper", "2.0")])
+    (work / "out").mkdir()
+    (work / "out" / "requirements.txt").write_text(
+        "./libs/dep\n    # via proj\nhelper==1.0 \\\n    --hash=sha256:00\n"
+        "    # via proj\n./proj\n    # via -r requirements.in\n")
+    (work / "requirements.in").write_text("./proj\n./libs/dep\n")
+    args = ("requirements.in", "--no-header", "--no-annotate", "-o", "out/requirements.txt")
+    assert compile_(run_wherry, work, index, *args) == "./libs/dep\nhelper==1.0\n./proj\n"
+    assert compile_(run_wherry, work, index, *args, "-U") == (
+        "./libs/dep\nhelper==2.0\n./proj\n")
+
+
+def test_relative_paths_of_a_file_elsewhere_are_rebased(
+    run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse,
+    backends: list[Path], local_projects: Path,
+) -> None:
+    # wherry reads `../proj` in sub/requirements.in relative to sub/; compiled from the
+    # parent directory, the output names the same projects relative to the working
+    # directory (where uv and pip read relative paths), not as the text written in sub/.
+    work = local_projects
+    index = make_index([*backends, wheelhouse.wheel("helper", "1.0")])
+    (work / "sub").mkdir()
+    (work / "sub" / "requirements.in").write_text("../proj\n-e ../eproj\n../libs/dep/\n")
+    expected_tail = (
+        "    # via -r {f}\n"
+        "{dep}\n"
+        "    # via\n"
+        "    #   -r {f}\n"
+        "    #   proj\n"
+        "helper==1.0\n"
+        "    # via proj\n"
+        "{proj}\n"
+        "    # via -r {f}\n"
+    )
+    out = compile_(run_wherry, work, index, "sub/requirements.in", "--no-header")
+    assert out == "-e ./eproj\n" + expected_tail.format(
+        f="sub/requirements.in", dep="./libs/dep", proj="./proj")
+    out = compile_(run_wherry, work / "sub", index, "requirements.in", "--no-header")
+    assert out == "-e ../eproj\n" + expected_tail.format(
+        f="requirements.in", dep="../libs/dep/", proj="../proj")
 
 
 def test_universal_golden(run_wherry: RunWherry, tmp_path: Path, make_index: MakeIndex,

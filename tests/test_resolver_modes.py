@@ -145,6 +145,56 @@ def test_preferences_are_kept_when_allowed() -> None:
     assert MODES.pins("top>1", "dep>=2", preferences=prefs) == {"dep": "2.0", "top": "2.0"}
 
 
+@pytest.mark.parametrize(("kwargs", "fetched"), [
+    ({}, ["dep==2.0", "top==2.0"]),
+    ({"resolution": "lowest"}, ["dep==1.0", "top==1.0"]),
+    # Oldest for the root only; its dependency at its newest.
+    ({"resolution": "lowest-direct"}, ["dep==2.0", "top==1.0"]),
+    ({"preferences": {"dep": Version("1.5")}}, ["dep==1.5", "top==2.0"]),
+    ({"resolution": "lowest", "preferences": {"top": Version("2.0")}},
+     ["dep==1.0", "top==2.0"]),
+], ids=["highest", "lowest", "lowest-direct", "preference", "lowest-with-preference"])
+def test_prefetch_fetches_only_what_the_solver_tries_first(
+        kwargs: dict[str, Any], fetched: list[str]) -> None:
+    # The likely-candidate prefetch runs ahead of the solver; a prefetch of any other
+    # version (the newest under --resolution lowest) would be a wasted request.
+    universe = Universe(MODES.projects)
+    result = universe.resolve("top", **kwargs)
+    assert sorted(f"{n}=={p.version}" for n, p in result.pins.items()) == fetched
+    assert sorted(universe.fetched) == fetched
+
+
+def test_first_choice_follows_the_solver_order() -> None:
+    from packaging.specifiers import SpecifierSet
+
+    from wherry.resolve.candidates import build_versions
+    from wherry.resolve.prefetch import FirstChoice
+    from wherry.resolve.ranges import PubGrubRange
+
+    universe = Universe({"dep": {"1.0": [], "1.5": [], "2.0": [], "3.0a1": []}})
+    project = build_versions("dep", universe.files_for("dep"), TAGS, Version("3.12.1"))
+    above_one = PubGrubRange.from_specifier(SpecifierSet(">1.0"))
+    from_two = PubGrubRange.from_specifier(SpecifierSet(">=2,<3"))
+
+    def first(choice: FirstChoice, allowed: Any = None) -> str | None:
+        found = choice.candidate(project, allowed)
+        return None if found is None else str(found.version)
+
+    assert first(FirstChoice()) == "2.0"
+    assert first(FirstChoice(resolution="lowest")) == "1.0"
+    assert first(FirstChoice(resolution="lowest"), above_one) == "1.5"
+    assert first(FirstChoice(resolution="lowest-direct")) == "2.0"  # not a root
+    assert first(FirstChoice(resolution="lowest-direct", roots={"dep"})) == "1.0"
+    assert first(FirstChoice(prerelease="allow")) == "3.0a1"
+    assert first(FirstChoice(explicit_prereleases={"dep"})) == "3.0a1"
+    assert first(FirstChoice(prerelease="disallow", explicit_prereleases={"dep"})) == "2.0"
+    assert first(FirstChoice(preferences={"dep": Version("1.5")})) == "1.5"
+    assert first(FirstChoice(preferences={"dep": Version("1.5")}), from_two) == "2.0"
+    # An installed version the requirement allows is kept: no metadata to fetch.
+    assert first(FirstChoice(installed={"dep": Version("1.5")})) is None
+    assert first(FirstChoice(installed={"dep": Version("1.0")}), above_one) == "2.0"
+
+
 # --- overrides, excludes, constraints ----------------------------------------------
 
 LAYERS = Universe({

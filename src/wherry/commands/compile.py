@@ -33,7 +33,7 @@ from wherry.index.models import DistFile
 from wherry.index.sources import IndexSources
 from wherry.output import Printer, log, timed
 from wherry.python.info import InterpreterInfo
-from wherry.requirements.parse import RequirementsSpec
+from wherry.requirements.parse import RequirementsSpec, SourcedRequirement
 from wherry.resolve.candidates import Candidate
 from wherry.resolve.compile_output import (
     HEADER,
@@ -42,6 +42,8 @@ from wherry.resolve.compile_output import (
     direct_text,
     render_requirements_txt,
     source_annotation,
+    source_file,
+    written_as_path,
 )
 from wherry.resolve.provider import InstalledPreference
 from wherry.resolve.resolution import Resolution
@@ -203,14 +205,7 @@ def existing_pins(options: CompileOptions) -> dict[str, Version]:
             for package in load_pyproject(path).get("packages", []):
                 pins[str(canonicalize_name(package["name"]))] = Version(package["version"])
         else:
-            from wherry.requirements.parse import read_requirements_file
-
-            existing = RequirementsSpec()
-            read_requirements_file(path, existing)
-            for item in existing.requirements:
-                specifiers = list(item.requirement.specifier)
-                if len(specifiers) == 1 and specifiers[0].operator == "==":
-                    pins[item.name] = Version(specifiers[0].version)
+            pins = _pins_of_requirements_txt(path.read_text(encoding="utf-8"))
     except Exception as exc:  # any problem with an old output file: resolve afresh
         log.debug("Not reusing the pins of %s: %s", path, exc)
         return {}
@@ -218,6 +213,31 @@ def existing_pins(options: CompileOptions) -> dict[str, Version]:
         pins.pop(name, None)
     if pins:
         log.debug("Preferring %d pins of %s", len(pins), path)
+    return pins
+
+
+def _pins_of_requirements_txt(text: str) -> dict[str, Version]:
+    """The `name==version` lines of a compiled requirements.txt. Other lines give no pin
+    and are not read further: options, and direct references, which are written as the
+    user gave them (`./proj`, relative to where compile ran, maybe not to this file)."""
+    import re
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from wherry.requirements.direct import looks_direct
+
+    pins: dict[str, Version] = {}
+    for raw in re.sub(r"\\\n", " ", text).splitlines():
+        line = re.split(r"(?:^|\s)(?:#|--hash)", raw, maxsplit=1)[0].strip()
+        if not line or line.startswith("-") or looks_direct(line):
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        specifiers = list(requirement.specifier)
+        if requirement.url is None and len(specifiers) == 1 and specifiers[0].operator == "==":
+            pins[str(canonicalize_name(requirement.name))] = Version(specifiers[0].version)
     return pins
 
 
@@ -257,11 +277,19 @@ def compiled_entries(rows: Sequence[Row], spec: RequirementsSpec) -> list[Compil
                         ("override", spec.overrides)):
         for item in items:
             sources.setdefault(item.name, set()).add(source_annotation(item.source, kind))
-    named = {item.name: item.named for item in spec.requirements if item.requirement.url}
+    written: dict[str, SourcedRequirement] = {}
+    for items in (spec.overrides, spec.requirements, spec.constraints):  # what applied
+        for item in items:
+            if item.requirement.url:
+                written.setdefault(item.name, item)
     entries = []
     for row in rows:
         url = getattr(row.direct, "url", None)
         editable = bool(getattr(row.direct, "editable", False))
+        local = url is not None and url.startswith("file:")
+        origin = written.get(row.name)
+        if url is not None and origin is not None and origin.given:
+            url = _as_written(origin, origin.given)
         entries.append(CompiledEntry(
             name=row.name,
             version=str(row.version),
@@ -271,10 +299,29 @@ def compiled_entries(rows: Sequence[Row], spec: RequirementsSpec) -> list[Compil
             url=url,
             marker=row.marker,
             verbatim=None if url is None else direct_text(
-                url, editable=editable, named=named.get(row.name, True), name=row.name),
+                url, editable=editable, local=local),
             editable=editable,
         ))
     return entries
+
+
+def _as_written(item: SourcedRequirement, given: str) -> str:
+    """The reference as the user wrote it (uv writes it back verbatim). wherry reads a
+    relative path relative to its requirements file; when that file is in another
+    directory, the path is rewritten relative to the working directory, where uv and pip
+    read it, so the output still names the same project."""
+    path_file = source_file(item.source)
+    relative = (written_as_path(given) and not os.path.isabs(given)
+                and not given.startswith(("~", "$")))
+    if not relative or path_file is None:
+        return given
+    here = os.path.abspath(os.curdir)
+    if os.path.dirname(os.path.abspath(path_file)) == here:
+        return given
+    from urllib.parse import unquote, urlsplit
+
+    shown = os.path.relpath(unquote(urlsplit(str(item.requirement.url)).path), here)
+    return shown if shown.startswith("..") else f"./{shown}"
 
 
 def _version_files(rows: Sequence[Row], sources: IndexSources) -> dict[tuple[str, Version],
@@ -301,9 +348,22 @@ def _version_files(rows: Sequence[Row], sources: IndexSources) -> dict[tuple[str
 
 def _row_hashes(row: Row, files: Mapping[tuple[str, Version], list[DistFile]],
                 client: HttpClient) -> set[str]:
-    if row.direct is not None:  # a direct reference carries its own hashes, if any
-        return {f"{algo}:{digest}" for algo, digest in getattr(row.direct, "hashes", ())}
+    if row.direct is not None:
+        return {f"{algo}:{digest}" for algo, digest in _direct_hashes(row.direct).items()}
     return {_hash_text(f, client) for f in files.get((row.name, row.version), [])}
+
+
+def _direct_hashes(direct: object) -> dict[str, str]:
+    """A direct reference's hashes: those it carries (a URL's `#sha256=`, a download's
+    digest), else a local archive's sha256 (as uv lists it); none for trees and VCS."""
+    hashes = dict(getattr(direct, "hashes", ()) or ())
+    local = getattr(direct, "local", None)
+    if not hashes and getattr(direct, "kind", None) == "archive" and local \
+            and os.path.isfile(local):
+        from wherry.cache.entry import file_digest
+
+        hashes = {"sha256": file_digest(Path(local))}
+    return hashes
 
 
 def _python_floor(env: InterpreterInfo, python_version: str | None) -> Version:
@@ -481,15 +541,7 @@ def _lock_direct(package: LockPackage, direct: object) -> None:
             fields["commit-id"] = str(commit)
         package.vcs = fields
     else:
-        hashes = dict(getattr(direct, "hashes", ()) or ())
-        local = getattr(direct, "local", None)
-        if not hashes and local and os.path.isfile(local):
-            digest = hashlib.sha256()
-            with open(local, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
-            hashes = {"sha256": digest.hexdigest()}
-        package.archive = LockFileEntry(url=url, hashes=hashes)
+        package.archive = LockFileEntry(url=url, hashes=_direct_hashes(direct))
 
 
 def run_compile(options: CompileOptions, cache: Cache, printer: Printer) -> int:

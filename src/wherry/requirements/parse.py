@@ -35,6 +35,9 @@ class SourcedRequirement:
     # the project's metadata is read (requirements/direct.py).
     editable: bool = False
     named: bool = True
+    # A direct reference's path or URL as the user wrote it (before `${VAR}` expansion,
+    # without name, extras and marker): `pip compile` writes it back verbatim, as uv does.
+    given: str | None = None
 
     @property
     def name(self) -> str:
@@ -69,11 +72,13 @@ class RequirementsSpec:
 
 
 def parse_requirement(
-    text: str, source: str, *, editable: bool = False, base_dir: Path | None = None
+    text: str, source: str, *, editable: bool = False, base_dir: Path | None = None,
+    written: str | None = None,
 ) -> SourcedRequirement:
     """One PEP 508 requirement, or a direct reference (a URL, a path, `-e PATH`: see
     requirements/direct.py); a clear error for anything else. `base_dir` anchors
-    relative paths (the requirements file's directory; default the current one)."""
+    relative paths (the requirements file's directory; default the current one);
+    `written` is `text` before `${VAR}` expansion, kept as the reference's `given`."""
     from packaging.requirements import InvalidRequirement, Requirement
 
     from wherry.requirements.direct import looks_direct, parse_direct
@@ -90,7 +95,8 @@ def parse_requirement(
         except InvalidRequirement as exc:
             raise RequirementError(f"invalid requirement `{stripped}` ({source}): {exc}",
                                    hint="markers follow the path or URL after ` ; `") from None
-        return SourcedRequirement(requirement, source, editable=editable, named=named)
+        return SourcedRequirement(requirement, source, editable=editable, named=named,
+                                  given=_given(written or stripped, named=False))
     try:
         requirement = Requirement(stripped)
     except InvalidRequirement as exc:
@@ -104,17 +110,37 @@ def parse_requirement(
         raise RequirementError(
             f"invalid requirement `{stripped}` ({source}): {detail}", hint=hint
         ) from None
-    if requirement.url and "://" not in requirement.url and ":" not in requirement.url[:2]:
-        # `name @ ./path` (uv accepts it): a path, relative to the file naming it.
-        _name, url, _named = parse_direct(requirement.url, source, base_dir=base_dir)
-        requirement = Requirement(stripped.replace(requirement.url, url, 1))
-    if requirement.url:
-        scheme = requirement.url.partition(":")[0].lower()
-        if scheme not in ("http", "https", "file") and not scheme.startswith("git+"):
-            raise RequirementError(
-                f"unsupported URL scheme `{scheme}` in `{stripped}` ({source})",
-                hint="use http(s)://, file:// or git+https:// URLs")
-    return SourcedRequirement(requirement, source)
+    reference_url = requirement.url
+    if reference_url is None:
+        return SourcedRequirement(requirement, source)
+    given = _given(written or stripped, named=True)
+    path_text = None
+    if reference_url[:5].lower() == "file:" and reference_url[5:7] != "//":
+        path_text = reference_url[5:]  # `name @ file:./path`, as uv reads it
+    elif "://" not in reference_url and ":" not in reference_url[:2]:
+        path_text = reference_url  # `name @ ./path` (uv accepts it)
+    if path_text is not None:
+        # A path, relative to the file naming it.
+        _name, resolved, _named = parse_direct(path_text, source, base_dir=base_dir)
+        requirement = Requirement(stripped.replace(reference_url, resolved, 1))
+        reference_url = resolved
+    scheme = reference_url.partition(":")[0].lower()
+    if scheme not in ("http", "https", "file") and not scheme.startswith("git+"):
+        raise RequirementError(
+            f"unsupported URL scheme `{scheme}` in `{stripped}` ({source})",
+            hint="use http(s)://, file:// or git+https:// URLs")
+    return SourcedRequirement(requirement, source, given=given)
+
+
+def _given(text: str, *, named: bool) -> str | None:
+    """The path or URL of a direct reference as written: `./proj` of `./proj[x] ; m`,
+    `file:///p` of `name[x] @ file:///p ; m`."""
+    reference = re.split(r"\s+;\s*", text.strip(), maxsplit=1)[0]
+    if named:
+        reference = reference.partition("@")[2]
+    else:
+        reference = re.sub(r"\[[A-Za-z0-9._,\s-]*\]$", "", reference)
+    return reference.strip() or None
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -178,14 +204,16 @@ def read_requirements_file(
     spec.files.append(resolved)
     for number, line in _logical_lines(text):
         source = f"{path} (line {number})"
-        line = _expand(line, spec.variables)
+        written, line = line, _expand(line, spec.variables)
         if line.startswith("-"):
-            _apply_option(line, path, source, spec, constraint, seen)
+            _apply_option(line, path, source, spec, constraint, seen, written)
             continue
         requirement_text, hashes = _split_hashes(line, source)
-        parsed = parse_requirement(requirement_text, source, base_dir=path.parent)
+        parsed = parse_requirement(requirement_text, source, base_dir=path.parent,
+                                   written=re.split(r"\s+(?=--hash)", written)[0])
         parsed = SourcedRequirement(parsed.requirement, source, hashes,
-                                    editable=parsed.editable, named=parsed.named)
+                                    editable=parsed.editable, named=parsed.named,
+                                    given=parsed.given)
         (spec.constraints if constraint else spec.requirements).append(parsed)
 
 
@@ -204,7 +232,8 @@ def _split_hashes(line: str, source: str) -> tuple[str, tuple[str, ...]]:
 
 
 def _apply_option(
-    line: str, path: Path, source: str, spec: RequirementsSpec, constraint: bool, seen: set[Path]
+    line: str, path: Path, source: str, spec: RequirementsSpec, constraint: bool,
+    seen: set[Path], written: str | None = None,
 ) -> None:
     try:
         words = shlex.split(line)
@@ -233,8 +262,9 @@ def _apply_option(
             raise RequirementError(f"option `{option}` needs a value ({source})")
         if constraint:
             raise RequirementError(f"editable requirements cannot be constraints ({source})")
-        spec.requirements.append(
-            parse_requirement(value, source, editable=True, base_dir=path.parent))
+        written_value = _option_value(written) if written else None
+        spec.requirements.append(parse_requirement(
+            value, source, editable=True, base_dir=path.parent, written=written_value))
         return
     kind = _OPTIONS_WITH_VALUE.get(option)
     if kind is None:
@@ -256,3 +286,14 @@ def _apply_option(
         if "://" not in value and not Path(value).is_absolute():
             value = str(path.parent / value)
         spec.find_links.append(value)
+
+
+def _option_value(line: str) -> str | None:
+    """The value of `-e VALUE` / `--editable=VALUE` as written (before expansion)."""
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return None
+    if "=" in words[0] and words[0].startswith("--"):
+        return words[0].split("=", 1)[1]
+    return words[1] if len(words) > 1 else None

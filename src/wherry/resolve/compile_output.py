@@ -50,8 +50,9 @@ class CompiledEntry:
     hashes: Sequence[str] = ()
     sources: Sequence[str] = ()  # annotation texts of the requirements naming it
     dependents: Sequence[str] = ()  # canonical names of the packages requiring it
-    url: str | None = None  # a direct reference: written `name @ url`
-    # ...or as given, as uv writes it (`./proj`, `-e ./proj`); editables come first.
+    url: str | None = None  # a direct reference (as the user wrote it): `name @ url`
+    # ...or the bare form uv writes for a local path given as a path (`./proj`), and for
+    # an editable (`-e ./proj`, which comes first and carries no marker: see direct_text).
     verbatim: str | None = None
     editable: bool = False
     marker: str | None = None  # universal resolution: where this pin applies
@@ -79,6 +80,12 @@ def source_annotation(source: str, kind: str = "requirement") -> str:
     path = _display_path(match["path"])
     flag = {"constraint": "-c", "override": "--override"}.get(kind, "-r")
     return f"{flag} {path}"
+
+
+def source_file(source: str) -> str | None:
+    """The requirements file of a `FILE (line N)` source; None for other sources."""
+    match = _LINE_SOURCE.match(source)
+    return None if match is None else match["path"]
 
 
 def _display_path(path: str) -> str:
@@ -147,11 +154,11 @@ def render_requirements_txt(entries: Sequence[CompiledEntry], fmt: CompileFormat
 def _entry_lines(entry: CompiledEntry, fmt: CompileFormat) -> list[str]:
     name = entry.name
     if not fmt.strip_extras and entry.extras:
-        name += "[" + ",".join(sorted(entry.extras)) + "]"
+        name += "[" + ", ".join(sorted(entry.extras)) + "]"  # uv's separator
     line = f"{name} @ {entry.url}" if entry.url else f"{name}=={entry.version}"
     if entry.verbatim:
         line = entry.verbatim
-    if entry.marker:
+    if entry.marker and not entry.editable:  # uv writes an editable without its marker
         line += f" ; {entry.marker}"
     for digest in entry.hashes:
         line += f" \\\n    --hash={digest}"
@@ -192,18 +199,30 @@ def _version_key(version: str) -> tuple[int, object]:
         return (1, version)
 
 
-def direct_text(url: str, *, editable: bool, named: bool, name: str) -> str | None:
-    """How uv writes a local direct reference: `-e ./proj` for an editable, `./proj` for a
-    path given without a name (relative to the working directory when below it); None
-    for the `name @ url` form."""
-    if not url.startswith("file:"):
-        return f"-e {url}" if editable else None
-    if not editable and named:
+def direct_text(given: str, *, editable: bool, local: bool) -> str | None:
+    """The bare line uv writes for a direct reference, from the path or URL as the user
+    wrote it (`given`): `-e GIVEN` for an editable; for a local distribution, `GIVEN`
+    when it was written as a path (`./proj`, `libs/foo`, `/abs/proj`, `${VAR}/proj`),
+    or as a `file://` URL that is not absolute (`file://${VAR}/proj` gives `${VAR}/proj`).
+    None where uv writes `name @ GIVEN`: remote URLs and absolute or `file:./x` URLs."""
+    if editable:
+        return f"-e {given}"
+    if not local:
         return None
-    from urllib.parse import unquote, urlsplit
+    if written_as_path(given):
+        return given
+    scheme, _sep, rest = given.partition(":")
+    if scheme.lower() != "file" or not rest.startswith("//"):
+        return None
+    path = rest[2:]
+    if path.startswith("localhost/") or path.startswith(("/", "${PROJECT_ROOT}")):
+        return None
+    return path
 
-    path = unquote(urlsplit(url).path)
-    relative = os.path.relpath(path)
-    shown = path if relative.startswith("..") else (
-        relative if relative.startswith(".") else f"./{relative}")
-    return f"-e {shown}" if editable else shown
+
+def written_as_path(given: str) -> bool:
+    """Whether a direct reference was written as a path rather than a URL: it has no
+    RFC 3986 scheme (a Windows drive letter, `C:`, is none)."""
+    scheme, sep, _rest = given.partition(":")
+    return not sep or len(scheme) < 2 or re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*",
+                                                      scheme) is None

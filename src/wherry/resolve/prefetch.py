@@ -2,9 +2,10 @@
 
 The solver runs on one thread and asks for one thing at a time; waiting on each request
 in turn is what makes naive resolvers slow. `PackageData` memoises every answer behind a
-future: when a package is first seen, its page is fetched and the metadata of its most
-likely candidate is fetched right after, on a thread pool, while the solver works on
-other packages. The solver then usually finds the answer already there.
+future: when a package is first seen, its page is fetched and the metadata of the
+candidate the solver will try first (`FirstChoice`) is fetched right after, on a thread
+pool, while the solver works on other packages. The solver then usually finds the answer
+already there.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
@@ -23,6 +25,58 @@ from wherry.output import trace
 from wherry.platform.tags import TargetTags
 from wherry.resolve.candidates import BinaryPolicy, Candidate, ProjectVersions, build_versions
 from wherry.resolve.metadata import CoreMetadata, parse_core_metadata
+
+
+@dataclass(frozen=True)
+class FirstChoice:
+    """Which candidate the solver tries first for a project, so the prefetch fetches that
+    one and not a version the solver will never ask about. Mirrors the provider's order
+    (provider.WherryProvider._choose): an installed version the requirement allows needs
+    nothing; a preferred pin (an existing `-o` file's) the requirement allows comes
+    first; then the newest version, or the oldest under `--resolution lowest`, and under
+    `lowest-direct` for root requirements only; pre-releases only where the pre-release
+    mode allows them (`allow`, or a requirement naming one under `explicit` modes)."""
+
+    resolution: str = "highest"
+    roots: Container[str] = frozenset()
+    preferences: Mapping[str, Version] = field(default_factory=dict)
+    installed: Mapping[str, Version] = field(default_factory=dict)
+    prerelease: str = "if-necessary-or-explicit"
+    explicit_prereleases: Container[str] = frozenset()
+
+    def lowest_first(self, name: str) -> bool:
+        return self.resolution == "lowest" or (
+            self.resolution == "lowest-direct" and name in self.roots)
+
+    def candidate(self, project: ProjectVersions,
+                  allowed: Container[Version] | None) -> Candidate | None:
+        """The candidate whose metadata the solver will ask for first; None when it
+        will ask for none (an installed version fits) or the answer is unclear."""
+        name = project.name
+
+        def fits(version: Version) -> bool:
+            return allowed is None or version in allowed
+
+        installed = self.installed.get(name)
+        if installed is not None and fits(installed):
+            return None
+        allow_pre = self.prerelease == "allow" or (
+            self.prerelease in ("explicit", "if-necessary-or-explicit")
+            and name in self.explicit_prereleases)
+        preferred = self.preferences.get(name)
+        if preferred is not None and fits(preferred) and (
+                allow_pre or not preferred.is_prerelease or self.prerelease != "disallow"):
+            found = project.candidates.get(preferred)
+            if found is not None:
+                return found
+        ordered = project.ordered()
+        if self.lowest_first(name):
+            ordered = ordered[::-1]
+        for candidate in ordered:
+            version = candidate.version
+            if (allow_pre or not version.is_prerelease) and fits(version):
+                return candidate
+        return None
 
 
 class PackageData:
@@ -40,7 +94,9 @@ class PackageData:
         first_match: bool = False,
         direct: Mapping[str, tuple[Candidate, CoreMetadata]] | None = None,
         policy: BinaryPolicy | None = None,
+        first_choice: FirstChoice | None = None,
     ) -> None:
+        self._first_choice = first_choice or FirstChoice()
         # Direct references (`name @ URL`, paths, `-e`): each is the only version of its
         # name, with metadata the command layer already read or built.
         self._direct = dict(direct or {})
@@ -85,9 +141,10 @@ class PackageData:
     def _fetch_likely(
         self, allowed: Container[Version] | None, builds: bool, future: Future[ProjectVersions]
     ) -> None:
-        """Once a page is in, fetch the metadata of the candidate the solver will most
-        likely pick: the newest stable version the requirement allows. Runs as a done
-        callback, so no pool thread ever blocks waiting for another.
+        """Once a page is in, fetch the metadata of the candidate the solver will try
+        first (`FirstChoice`: the newest stable version the requirement allows, unless a
+        resolution mode, a preference or an installed version says otherwise). Runs as a
+        done callback, so no pool thread ever blocks waiting for another.
 
         A candidate that needs a build (an sdist) gets its metadata built ahead only when
         `builds` says so: for root requirements, whose likely candidate the solver is all
@@ -95,15 +152,11 @@ class PackageData:
         another. Deeper down a build costs seconds and may never be needed."""
         if future.cancelled() or future.exception() is not None:
             return
-        for candidate in future.result().ordered():
-            if not candidate.version.is_prerelease and (
-                allowed is None or candidate.version in allowed
-            ):
-                if candidate.needs_build and not builds:
-                    return
-                with contextlib.suppress(RuntimeError):  # the pool is shut down: done
-                    self._metadata_future(candidate)
-                return
+        candidate = self._first_choice.candidate(future.result(), allowed)
+        if candidate is None or (candidate.needs_build and not builds):
+            return
+        with contextlib.suppress(RuntimeError):  # the pool is shut down: done
+            self._metadata_future(candidate)
 
     def _metadata_future(self, candidate: Candidate) -> Future[CoreMetadata]:
         key = candidate.wheel.url

@@ -30,7 +30,7 @@ from wherry.requirements.parse import SourcedRequirement
 from wherry.resolve.candidates import BinaryPolicy, Candidate, format_cutoff
 from wherry.resolve.explain import ExplainContext, explain, no_versions_terms
 from wherry.resolve.metadata import CoreMetadata
-from wherry.resolve.prefetch import PackageData
+from wherry.resolve.prefetch import FirstChoice, PackageData
 from wherry.resolve.provider import (
     PYTHON,
     InstalledPreference,
@@ -144,9 +144,18 @@ def resolve(
         new = PubGrubRange.from_specifier(requirement.specifier)
         previous = constraint_ranges.get(name)
         constraint_ranges[name] = new if previous is None else previous & new
+    # The prefetch fetches what the solver will try first, in the same order (roots are
+    # all known by now: `lowest-direct` needs them; the explicit pre-release set stays
+    # live, as the provider adds those that dependencies name).
+    first_choice = FirstChoice(
+        resolution=config.resolution, roots=frozenset(config.direct),
+        preferences=config.preferences,
+        installed={name: pin.version for name, pin in config.installed.items()},
+        prerelease=config.prerelease, explicit_prereleases=config.explicit_prereleases,
+    )
     data = PackageData(
         files_for, fetch_metadata, tags, python_version, exclude_newer=exclude_newer,
-        first_match=first_match, direct=direct, policy=policy,
+        first_match=first_match, direct=direct, policy=policy, first_choice=first_choice,
     )
     if exclude_newer is not None:
         log.debug("Hiding files uploaded at or after %s (--exclude-newer)",
