@@ -25,6 +25,7 @@ from wherry.cache.entry import write_atomic
 from wherry.cache.layout import Cache
 from wherry.errors import InterpreterProbeError
 from wherry.output import log, trace
+from wherry.python.validators import still_valid, validators_of
 
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
 
@@ -35,8 +36,6 @@ PROBE_VERSION = 2
 # Environment variables that change the probe's answer.
 _KEY_VARIABLES = ("PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__", "PYTHONPATH", "PYTHONHOME",
                   "PYTHONNOUSERSITE", "PYTHONUSERBASE", "LD_LIBRARY_PATH", "LD_PRELOAD")
-# Module names whose presence in a site directory changes the answer.
-_HOOK_PREFIXES = ("_manylinux", "sitecustomize", "usercustomize")
 
 
 class InterpreterInfo:
@@ -185,92 +184,6 @@ def _run_probe(executable: str) -> dict[str, Any]:
     return data
 
 
-def _stat_tuple(path: str, *, follow: bool = True) -> list[int] | None:
-    try:
-        st = os.stat(path) if follow else os.lstat(path)
-    except OSError:
-        return None
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-
-
-def _scan_site_dir(path: str) -> list[list[Any]] | None:
-    """The entries of a site directory that can change the probe's answer."""
-    try:
-        entries = list(os.scandir(path))
-    except OSError:
-        return None
-    found: list[list[Any]] = []
-    for entry in entries:
-        name = entry.name
-        if name.endswith(".pth") or name.startswith(_HOOK_PREFIXES):
-            try:
-                st = entry.stat()
-            except OSError:
-                continue
-            found.append([name, st.st_size, st.st_mtime_ns, st.st_ino])
-    found.sort()
-    return found
-
-
-def _is_site_dir(path: str, info: dict[str, Any]) -> bool:
-    name = os.path.basename(path.rstrip(os.sep))
-    return name in ("site-packages", "dist-packages") or path in (
-        info["scheme"]["purelib"],
-        info["scheme"]["platlib"],
-    )
-
-
-def _validators(executable: str, info: dict[str, Any]) -> dict[str, Any]:
-    hard: list[list[Any]] = []
-    soft: list[list[Any]] = []
-
-    def add_hard(path: str, follow: bool = True) -> None:
-        hard.append([path, follow, _stat_tuple(path, follow=follow)])
-
-    add_hard(executable, follow=False)
-    add_hard(executable)
-    add_hard(os.path.realpath(executable))
-    add_hard(os.path.join(info["prefix"], "pyvenv.cfg"))
-    for origin in (info["manylinux"].get("origin"), info.get("sitecustomize")):
-        if origin:
-            add_hard(origin)
-    user_site = info.get("user_site")
-    if user_site and user_site not in info["sys_path"]:
-        add_hard(user_site)  # absent now; its creation changes sys.path
-    for library in info.get("libraries", []):
-        add_hard(library)
-    for entry in info["sys_path"]:
-        if _is_site_dir(entry, info):
-            st = _stat_tuple(entry)
-            soft.append([entry, st, _scan_site_dir(entry)])
-            for name, *_ in soft[-1][2] or []:
-                if name.endswith(".pth"):
-                    add_hard(os.path.join(entry, name))
-        else:
-            add_hard(entry)
-    return {"hard": hard, "soft": soft, "written": time.time_ns()}
-
-
-def _still_valid(validators: dict[str, Any]) -> tuple[bool, bool]:
-    """(valid, soft_changed): whether the entry holds, and whether its soft stats moved."""
-    for path, follow, expected in validators["hard"]:
-        if _stat_tuple(path, follow=follow) != expected:
-            trace("Interpreter cache validator changed: %s", path)
-            return False, False
-    soft_changed = False
-    for item in validators["soft"]:
-        path, expected, scan = item
-        current = _stat_tuple(path)
-        if current == expected:
-            continue
-        if _scan_site_dir(path) != scan:
-            trace("Site directory gained or lost an interpreter hook: %s", path)
-            return False, False
-        item[1] = current
-        soft_changed = True
-    return True, soft_changed
-
-
 def _cache_key(executable: str) -> tuple[str, str]:
     """(file name, key material). The name is a cheap checksum (zlib, not hashlib: this
     runs on the no-op path); the material is stored and compared on every read, so two
@@ -302,7 +215,7 @@ def query_interpreter(
             and entry.get("key") == material
         ):
             try:
-                valid, soft_changed = _still_valid(entry["validators"])
+                valid, soft_changed = still_valid(entry["validators"])
             except (KeyError, TypeError, ValueError):
                 valid, soft_changed = False, False
             if valid:
@@ -327,7 +240,7 @@ def query_interpreter(
         "probe_version": PROBE_VERSION,
         "key": material,
         "info": data,
-        "validators": _validators(exe, data),
+        "validators": validators_of(exe, data),
     }
     # Never cache a shim (pyenv and the like): its answer depends on more than its files.
     if os.path.realpath(data["executable"]) == os.path.realpath(exe):
