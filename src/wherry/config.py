@@ -552,6 +552,22 @@ class Config:
             self._wherry = found
         return self._wherry
 
+    def input_files(self) -> list[str]:
+        """Every file whose appearance, removal or edit can change this configuration
+        (existing or not): what the command replay (cli/replay.py) checks by stat."""
+        if self.config_file:
+            paths = [Path(self.config_file)]
+        elif self.no_config:
+            paths = []
+        else:
+            start = self.cwd or Path.cwd()
+            paths = [directory / name for directory in (start, *start.parents)
+                     for name in ("wherry.toml", "pyproject.toml")]
+            paths += [user_config_file(self.environ), *system_config_files(self.environ)]
+        if not self.no_config:
+            paths += pip_config_files(self.environ)
+        return [os.path.abspath(path) for path in paths]
+
     def pip_files(self) -> list[ConfigFile]:
         """pip's files, highest priority first (empty under --no-config)."""
         if self._pip is None:

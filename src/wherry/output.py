@@ -20,7 +20,6 @@ time, so tests capture them with `capsys`.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 
@@ -30,6 +29,8 @@ TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from typing import TextIO, TypeVar
+
+    from wherry.cli.replay import Recorder
 
     T = TypeVar("T")
 
@@ -95,8 +96,10 @@ class Logger:
         else:
             name = paint(f"{_NAMES.get(level, 'DEBUG'):<5}", DIM, enabled=self.color)
             line = f"{name} {time.time() - self.start:8.3f}s {text}\n"
-        with contextlib.suppress(OSError, ValueError):  # a closed stderr must not crash
+        try:  # noqa: SIM105 (not contextlib.suppress: importing contextlib costs 3 ms)
             sys.stderr.write(line)
+        except (OSError, ValueError):
+            pass  # a closed stderr must not crash
 
     def debug(self, message: str, *args: object) -> None:
         self._emit(DEBUG, 2, message, args)
@@ -227,6 +230,9 @@ class Printer:
         self._err = err
         self.color = color
         self.show_progress = progress and not quiet
+        # The command replay's recorder (cli/replay.py), when this run may be recorded:
+        # it keeps the results and drops the run if anything else is said.
+        self.recorder: Recorder | None = None
 
     @property
     def out(self) -> TextIO:
@@ -239,6 +245,8 @@ class Printer:
     def result(self, line: str) -> None:
         """A line that is the command's answer (list, freeze): stdout, always shown."""
         self.out.write(line + "\n")
+        if self.recorder is not None:
+            self.recorder.result(line)
 
     def summary(self, line: str) -> None:
         """A progress or summary line (`Resolved 3 packages in 12ms`): stderr, unless -q."""
@@ -248,6 +256,8 @@ class Printer:
             self.err.write(line + "\n")
 
     def warn(self, line: str) -> None:
+        if self.recorder is not None:
+            self.recorder.taint()
         self.err.write(f"{paint('warning', BOLD, YELLOW, enabled=self.color)}: {line}\n")
 
     def progress(self, verb: str, total: int) -> Progress:

@@ -8,6 +8,11 @@ from pathlib import Path
 from wherry.cache.layout import Cache
 from wherry.output import Printer, configure_logging, wants_color, wants_progress
 
+TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
+
+if TYPE_CHECKING:
+    from wherry.cli.replay import Recorder
+
 
 class Context:
     """What every command needs from the command line, and the cache it opens lazily.
@@ -29,6 +34,8 @@ class Context:
         self.cache_dir = cache_dir
         self.no_cache = no_cache
         self._cache: Cache | None = None
+        # The command replay's recorder (cli/replay.py), when this run may be recorded.
+        self.replay: Recorder | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:

@@ -68,6 +68,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     env, found = environment_distributions(args.python, ctx.cache, system=args.system)
     dists = filter_editable(sorted_distributions(found), editable=editable,
                             exclude_editable=args.exclude_editable)
+    if ctx.replay is not None and not outdated:
+        from wherry.commands.inspect import listing_inputs
+
+        ctx.replay.environment(env.executable, env.raw)
+        ctx.replay.depend_on(listing_inputs(env, found))
     if outdated:
         from wherry.commands.outdated import outdated_lines
 

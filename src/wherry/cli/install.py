@@ -96,5 +96,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         **build_flags(args),
         **resolver_options(args),
     )
-    install(options, ctx.cache, ctx.printer)
+    recorder = ctx.replay
+    on_audited = None
+    if recorder is not None:
+        from wherry.commands import noop
+        from wherry.python.info import InterpreterInfo
+
+        def on_audited(env: InterpreterInfo) -> None:
+            verdict = noop.stored(options, env, ctx.cache)
+            if verdict is not None:
+                recorder.environment(env.executable, env.raw)
+                recorder.audited(*verdict)
+
+    install(options, ctx.cache, ctx.printer, on_audited=on_audited)
     return 0

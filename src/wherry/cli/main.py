@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from wherry.cli.context import Context
+    from wherry.cli.replay import Recorder
     from wherry.config import Config
 
 
@@ -83,7 +84,19 @@ def _main(args_list: list[str]) -> int:
         sys.stdout.write(f"wherry {__version__}\n")
         return 0
     ctx: Context | None = None
+    recorder: Recorder | None = None
     try:
+        if args_list[:1] == ["pip"]:
+            from wherry.cli import replay
+
+            replay.mark_start()
+            if replay.command_of(args_list) is not None:
+                # A repeated `pip list`/`freeze`/no-op `install`: answered from its
+                # recorded run when nothing it depends on changed (cli/replay.py).
+                replayed = replay.try_replay(args_list)
+                if replayed is not None:
+                    return replayed
+                recorder = replay.Recorder(args_list)
         from wherry.cli.parser import build_parser
 
         parser, pip_parser = build_parser(args_list)
@@ -104,10 +117,16 @@ def _main(args_list: list[str]) -> int:
         from wherry.cli.context import Context
 
         ctx = Context.from_args(args)
+        if recorder is not None:
+            ctx.replay = recorder
+            ctx.printer.recorder = recorder
+            recorder.quiet, recorder.color = ctx.quiet, ctx.printer.color
         module = importlib.import_module(f"wherry.cli.{args._module}")
         code: int = module.run(args, ctx)
         if code == 0:
             _after_run(ctx, config)
+            if recorder is not None and ctx.cache_opened and not ctx.no_cache:
+                recorder.commit(str(ctx.cache.root), config.input_files())
         return code
     except WherryError as exc:
         sys.stderr.write(exc.render(color=_stderr_color(ctx)) + "\n")
@@ -140,9 +159,10 @@ def _main(args_list: list[str]) -> int:
     finally:
         if ctx is not None:
             ctx.close()
-        from wherry.config import activate as _activate
+        if "wherry.config" in sys.modules:  # (not imported when a replay answered)
+            from wherry.config import activate as _activate
 
-        _activate(None)  # main() may be called again in-process (tests, embedding)
+            _activate(None)  # main() may be called again in-process (tests, embedding)
 
 
 def _after_run(ctx: Context, config: Config) -> None:

@@ -36,6 +36,20 @@ def environment_distributions(
     return env, found
 
 
+def listing_inputs(env: InterpreterInfo, found: dict[str, list[InstalledDist]]) -> list[str]:
+    """The files a listing of `env` was read from: its site directories (an entry added
+    or removed changes them) and each distribution's directory, metadata and
+    `direct_url.json` (a version or an editable location changed in place)."""
+    paths = [str(directory) for directory in site_dirs(env)]
+    for dists in found.values():
+        for dist in dists:
+            paths.append(str(dist.path))
+            if dist.path.is_dir():
+                paths += [str(dist.path / "METADATA"), str(dist.path / "PKG-INFO"),
+                          str(dist.path / "direct_url.json")]
+    return paths
+
+
 def _has_egg_links(directory: Path) -> bool:
     try:
         return any(name.endswith(".egg-link") for name in os.listdir(directory))

@@ -15,6 +15,8 @@ from wherry.settings import NetworkSettings
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from wherry.build.builder import BuildOptions
     from wherry.requirements.parse import RequirementsSpec
     from wherry.resolve.candidates import BinaryPolicy
@@ -230,8 +232,12 @@ def prepare_environment(options: InstallOptions, cache: Cache) -> InterpreterInf
     return env
 
 
-def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Change]:
-    """Install the requested packages into the target environment; return the changes."""
+def install(options: InstallOptions, cache: Cache, printer: Printer,
+            on_audited: Callable[[InterpreterInfo], None] | None = None) -> list[Change]:
+    """Install the requested packages into the target environment; return the changes.
+
+    `on_audited` is told the environment when there was nothing to do and the no-op
+    verdict for this request is stored (the command replay records from it)."""
     start = time.perf_counter()
     env = prepare_environment(options, cache)
     from wherry.commands import noop
@@ -240,6 +246,8 @@ def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Cha
     audited = None if options.editables else noop.check(options, env, cache)
     if audited is not None:
         printer.summary(timed("Audited", audited, start))
+        if on_audited is not None:
+            on_audited(env)
         return []
     spec = gather_requirements(options)
     if not spec.requirements:
@@ -247,7 +255,8 @@ def install(options: InstallOptions, cache: Cache, printer: Printer) -> list[Cha
             "no requirements given", hint="name packages to install, or pass `-r FILE`"
         )
     settings = index_settings(options, spec)
-    return install_into(env, spec, settings, cache, printer, options, start=start)
+    return install_into(env, spec, settings, cache, printer, options, start=start,
+                        on_audited=on_audited)
 
 
 def index_settings(options: InstallOptions, spec: RequirementsSpec) -> IndexSettings:
@@ -277,6 +286,7 @@ def install_into(
     options: InstallOptions,
     *,
     start: float,
+    on_audited: Callable[[InterpreterInfo], None] | None = None,
 ) -> list[Change]:
     from wherry.commands import noop
     from wherry.commands.session import IndexSession, certain_lookups
@@ -298,6 +308,8 @@ def install_into(
             noop.record(options, env, cache, spec, dirs, closure)
             count = len(closure)
             printer.summary(timed("Audited", count, start))
+            if on_audited is not None:
+                on_audited(env)
             return []
     session = IndexSession.open(settings, cache, options.network)
     try:

@@ -102,6 +102,21 @@ def check(options: InstallOptions, env: InterpreterInfo, cache: Cache) -> int | 
     return count
 
 
+def stored(options: InstallOptions, env: InterpreterInfo, cache: Cache
+           ) -> tuple[int, list[str], dict[str, str | None]] | None:
+    """(count, files, variables) of the verdict stored for this request, if any: what a
+    replay of this command (cli/replay.py) must find unchanged."""
+    name, material = _request_key(options, env)
+    try:
+        verdict = json.loads((cache.bucket("noop") / f"{name}.json").read_bytes())
+        if verdict["key"] != material:
+            return None
+        return (int(verdict["count"]), [str(file) for file, _ in verdict["stats"]],
+                dict(verdict["variables"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def record(
     options: InstallOptions,
     env: InterpreterInfo,
