@@ -419,3 +419,26 @@ def test_https_with_cert_and_ssl_cert_file(tmp_path: Path, stubs: list[Stub],
     with HttpClient(retries=0) as client, pytest.raises(NetworkError) as caught:
         client.get(url)
     assert "TLS" in caught.value.message and "--cert" in (caught.value.hint or "")
+
+
+def test_the_system_store_is_read_lazily_only_when_its_directory_matches_its_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+    from types import SimpleNamespace
+
+    from wherry.http.client import _lazy_system_store
+
+    certificate = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    bundle = tmp_path / "ca-certificates.crt"
+    bundle.write_bytes(certificate * 2)
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    (directory / "ca-one.pem").write_bytes(certificate)
+    (directory / "0a1b2c3d.0").write_bytes(certificate)
+    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: SimpleNamespace(
+        cafile=str(bundle), capath=str(directory)))
+    assert _lazy_system_store() is None  # one hash link for two certificates: the file
+    (directory / "4e5f6a7b.0").write_bytes(certificate)
+    assert _lazy_system_store() == str(directory)
+    bundle.unlink()
+    assert _lazy_system_store() is None

@@ -808,13 +808,41 @@ def _verifying_context(cafile: str | None, capath: str | None, source: str) -> s
             if cafile or capath:
                 context = ssl.create_default_context(cafile=cafile, capath=capath)
             else:
-                context = ssl.create_default_context()
+                system_dir = _lazy_system_store()
+                context = (ssl.create_default_context(capath=system_dir) if system_dir
+                           else ssl.create_default_context())
         except (OSError, ssl.SSLError) as exc:
             raise NetworkError(f"Cannot load CA certificates from {cafile or capath}: {exc}",
                                hint=f"check the file named by {source}") from None
         trace("Built TLS context in %.1f ms", (time.perf_counter() - started) * 1000)
         _contexts[key] = context
         return context
+
+
+def _lazy_system_store() -> str | None:
+    """The system's hashed CA directory, when it holds the same certificates as the
+    system's CA file, else None (then the default store is loaded as usual).
+
+    Why: the default store parses every certificate of the CA file up front (~140 of
+    them, 20 ms of CPU on the first connection of every run), whereas a hashed
+    directory (`c_rehash`/`update-ca-certificates` links named by subject hash) is read
+    lazily: OpenSSL opens only the certificate a server's chain needs. Both are made from
+    the same sources on the distributions that have both; the count of certificates in
+    the file and of hash links in the directory must agree, or the file is used."""
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    directory, bundle = paths.capath, paths.cafile
+    if not directory or not bundle:
+        return None
+    try:
+        with open(bundle, "rb") as handle:
+            in_bundle = handle.read().count(b"-----BEGIN CERTIFICATE-----")
+        links = sum(1 for name in os.listdir(directory)
+                    if len(name) == 10 and name[8] == "." and name[9].isdigit())
+    except OSError:
+        return None
+    return directory if in_bundle and links == in_bundle else None
 
 
 def _insecure_context() -> ssl.SSLContext:
