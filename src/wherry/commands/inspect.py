@@ -10,6 +10,7 @@ rather than in `install.site`, so install plans never try to upgrade one in plac
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -38,9 +39,17 @@ def environment_distributions(
 
 def listing_inputs(env: InterpreterInfo, found: dict[str, list[InstalledDist]]) -> list[str]:
     """The files a listing of `env` was read from: its site directories (an entry added
-    or removed changes them) and each distribution's directory, metadata and
-    `direct_url.json` (a version or an editable location changed in place)."""
-    paths = [str(directory) for directory in site_dirs(env)]
+    or removed changes them), their `.egg-link` files, and each distribution's
+    directory, metadata and `direct_url.json` (a version or an editable location
+    changed in place)."""
+    paths = []
+    for directory in site_dirs(env):
+        paths.append(str(directory))
+        # Legacy editables: an `.egg-link` edited in place names another project.
+        if _has_egg_links(directory):
+            with contextlib.suppress(OSError):
+                paths += [os.path.join(directory, name) for name in os.listdir(directory)
+                          if name.endswith(".egg-link")]
     for dists in found.values():
         for dist in dists:
             paths.append(str(dist.path))
