@@ -195,8 +195,9 @@ def test_size_bound_prunes_least_recently_used(run_wherry: RunWherry, populated:
         os.utime(entry / ".wherry-complete", (old, old))
     alpha_size = sum(p.stat().st_size for p in entries[0].rglob("*") if p.is_file())
     limit = total - 1
-    result = run_wherry("pip", "list", "--python", sys.executable, "--cache-dir", populated,
-                        env={"WHERRY_CACHE_MAX_SIZE": str(limit)})
+    # (-v: a listing is then not recorded for replay, whose entry would count too)
+    result = run_wherry("pip", "list", "-v", "--python", sys.executable, "--cache-dir",
+                        populated, env={"WHERRY_CACHE_MAX_SIZE": str(limit)})
     assert result.ok, result
     after = int(run_wherry("cache", "size", "--cache-dir", populated).stdout)
     assert after <= limit
@@ -231,8 +232,8 @@ def test_installing_from_an_archive_marks_it_used(run_wherry: RunWherry, populat
     assert used.st_mtime > old + 3000 and used.st_atime > old + 3000
     assert unused.st_mtime == pytest.approx(old, abs=1)
     total = int(run_wherry("cache", "size", "--cache-dir", populated).stdout)
-    assert run_wherry("pip", "list", "--python", sys.executable, "--cache-dir", populated,
-                      env={"WHERRY_CACHE_MAX_SIZE": str(total - 1)}).ok
+    assert run_wherry("pip", "list", "-v", "--python", sys.executable, "--cache-dir",
+                      populated, env={"WHERRY_CACHE_MAX_SIZE": str(total - 1)}).ok
     assert sorted(_archive_projects(populated)) == ["beta"]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import marshal
 import os
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,9 @@ def _tamper(**changes: Any) -> None:
     entries = _entries()
     assert entries, "nothing was recorded"
     for path in entries:
-        entry = marshal.loads(path.read_bytes())
+        entry = marshal.loads(zlib.decompress(path.read_bytes()))
         entry.update(changes)
-        path.write_bytes(marshal.dumps(entry))
+        path.write_bytes(zlib.compress(marshal.dumps(entry)))
 
 
 def _clear() -> None:
@@ -143,3 +144,22 @@ def test_a_no_op_install_is_replayed_until_the_request_or_environment_changes(
     assert quiet.ok and quiet.stderr == ""
     _tamper(count=99)
     assert run_wherry(*install, "-q").stderr == ""  # replayed quietly
+
+
+def test_the_bucket_names_agree_and_prune_drops_answers_that_cannot_hold(
+        run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse,
+        tmp_path: Path) -> None:
+    from wherry.cache.layout import BUCKETS
+    from wherry.cli import replay
+
+    assert BUCKETS["replay"] == replay.BUCKET
+    index = make_index([wheelhouse.wheel("solo", "1.0"), wheelhouse.wheel("duo", "2.0")])
+    venv = make_venv(run_wherry, tmp_path / "venv")
+    assert run_wherry("pip", "install", "solo", "--python", venv, "--index-url", index.url).ok
+    assert run_wherry("pip", "freeze", "--python", venv).ok
+    assert len(_entries()) == 1
+    assert run_wherry("cache", "prune").ok
+    assert len(_entries()) == 1  # still valid: kept
+    assert run_wherry("pip", "install", "duo", "--python", venv, "--index-url", index.url).ok
+    assert run_wherry("cache", "prune").ok
+    assert _entries() == []  # the site directory changed: it can never answer again

@@ -124,9 +124,9 @@ def _main(args_list: list[str]) -> int:
         module = importlib.import_module(f"wherry.cli.{args._module}")
         code: int = module.run(args, ctx)
         if code == 0:
-            _after_run(ctx, config)
             if recorder is not None and ctx.cache_opened and not ctx.no_cache:
                 recorder.commit(str(ctx.cache.root), config.input_files())
+            _after_run(ctx, config)  # after the commit: the size bound counts the entry
         return code
     except WherryError as exc:
         sys.stderr.write(exc.render(color=_stderr_color(ctx)) + "\n")

@@ -35,6 +35,7 @@ from __future__ import annotations
 import marshal
 import os
 import sys
+import zlib
 
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
 
@@ -106,8 +107,6 @@ def _tty(stream: Any) -> bool:
 def _key(argv: list[str]) -> tuple[str, bytes]:
     """(file name, key material): the material is compared on read, so two invocations
     whose checksums collide never get each other's answer."""
-    import zlib
-
     from wherry import __version__
 
     environ = sorted((k, v) for k, v in os.environ.items() if k not in _UNSTABLE_VARIABLES)
@@ -136,6 +135,34 @@ def venv_search_paths(start: str) -> list[str]:
         directory = parent
 
 
+def _load(path: str | os.PathLike[str]) -> dict[str, Any]:
+    with open(path, "rb") as handle:
+        entry = marshal.loads(zlib.decompress(handle.read()))
+    if not isinstance(entry, dict):
+        raise ValueError("not a recorded answer")
+    return entry
+
+
+def _dump(entry: dict[str, Any]) -> bytes:
+    """Compressed: most of an entry is paths sharing long prefixes (~5x smaller)."""
+    return zlib.compress(marshal.dumps(entry), 1)
+
+
+def holds(path: str | os.PathLike[str]) -> bool:
+    """Whether the recorded answer at `path` could still be replayed (its files and its
+    interpreter unchanged), whatever invocation it was recorded for: `cache prune`
+    drops the others."""
+    try:
+        entry = _load(path)
+        if any(stat_of(file) != expected for file, expected in entry["stats"]):
+            return False
+        from wherry.python.validators import still_valid
+
+        return still_valid(entry["interpreter"])[0]
+    except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, zlib.error):
+        return False
+
+
 def try_replay(argv: list[str]) -> int | None:
     """Write the recorded answer of `argv` and return its exit code, if one holds."""
     command = command_of(argv)
@@ -144,8 +171,7 @@ def try_replay(argv: list[str]) -> int | None:
         return None
     try:
         name, material = _key(argv)
-        with open(os.path.join(root, BUCKET, name), "rb") as handle:
-            entry = marshal.load(handle)
+        entry = _load(os.path.join(root, BUCKET, name))
         if entry["key"] != material:
             return None
         for path, expected in entry["stats"]:
@@ -159,7 +185,7 @@ def try_replay(argv: list[str]) -> int | None:
         for variable, value in entry["variables"].items():
             if os.environ.get(variable) != value:
                 return None
-    except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError):
+    except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, zlib.error):
         return None
     if entry["stdout"]:
         sys.stdout.write(entry["stdout"])
@@ -260,4 +286,4 @@ class Recorder:
         from wherry.cache.entry import write_atomic
 
         with contextlib.suppress(OSError):  # an answer not recorded: a slower next run
-            write_atomic(Path(cache_root_used) / BUCKET / name, marshal.dumps(entry))
+            write_atomic(Path(cache_root_used) / BUCKET / name, _dump(entry))

@@ -295,6 +295,7 @@ def cache_prune(cache: Cache, *, ci: bool = False, printer: Printer | None = Non
             removed.remove(sdists, graveyard)
     _remove_dangling_pointers(cache, removed)
     _prune_verdicts(cache, removed)
+    _prune_replays(cache, removed)
     _prune_interpreters(cache, removed)
     return removed
 
@@ -323,6 +324,17 @@ def _prune_verdicts(cache: Cache, removed: Removed) -> None:
         except (OSError, ValueError, KeyError, TypeError):
             dead = True
         if dead:
+            removed.remove(path, _graveyard(cache))
+
+
+def _prune_replays(cache: Cache, removed: Removed) -> None:
+    """Recorded command answers (cli/replay.py) that can never be replayed again: one
+    of the files they depend on has changed."""
+    from wherry.cli.replay import holds
+
+    bucket = cache.root / BUCKETS["replay"]
+    for path in bucket.glob("*.marshal") if bucket.is_dir() else []:
+        if not holds(path):
             removed.remove(path, _graveyard(cache))
 
 
