@@ -163,3 +163,20 @@ def test_the_bucket_names_agree_and_prune_drops_answers_that_cannot_hold(
     assert run_wherry("pip", "install", "duo", "--python", venv, "--index-url", index.url).ok
     assert run_wherry("cache", "prune").ok
     assert _entries() == []  # the site directory changed: it can never answer again
+
+
+def test_an_answer_depends_on_the_code_that_printed_it(
+        run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse,
+        tmp_path: Path) -> None:
+    """An edited or upgraded wherry must not replay what older code printed."""
+    import wherry.commands.inspect
+
+    venv = make_venv(run_wherry, tmp_path / "venv")
+    assert run_wherry("pip", "freeze", "--python", venv).ok
+    (entry,) = _entries()
+    stats = dict(marshal.loads(zlib.decompress(entry.read_bytes()))["stats"])
+    source = wherry.commands.inspect.__file__
+    assert source in stats and stats[source] is not None
+    _tamper(stdout=TAMPERED, stats=[(path, stat) if path != source else (path, [0, 0, 0, 0, 0])
+                                    for path, stat in stats.items()])
+    assert run_wherry("pip", "freeze", "--python", venv).stdout == ""

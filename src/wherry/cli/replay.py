@@ -14,6 +14,7 @@ and records afresh; so no recorded answer can differ from the one the normal pat
 - the invocation itself, in the key: the arguments, the working directory, *every*
   environment variable (but `OLDPWD` and `_`, which the shell changes on its own), the
   kernel (`uname`), whether stdout and stderr are terminals, and wherry's version;
+- wherry's own code: the stat of every `wherry` module the recorded run imported;
 - the configuration: the stat of every file that could configure this invocation,
   present or not (`config.Config.input_files`);
 - the interpreter: how it was found (only an explicit path, or the active / nearby
@@ -269,7 +270,12 @@ class Recorder:
         if cache_root(self.argv) != os.path.abspath(cache_root_used):
             return
         name, material = self.key
-        stats = [*config_files, *venv_search_paths(self.cwd), *self.stats]
+        # wherry's own code that produced the answer: an upgrade, or an edit of an
+        # editable checkout, must not replay what older code printed.
+        code = [getattr(module, "__file__", None) for name_, module in list(sys.modules.items())
+                if name_ == "wherry" or name_.startswith("wherry.")]
+        stats = [*config_files, *venv_search_paths(self.cwd), *self.stats,
+                 *(path for path in code if path)]
         entry = {
             "key": material,
             "stats": [(path, stat_of(path)) for path in dict.fromkeys(stats)],
