@@ -10,7 +10,7 @@ critical path when it can be started earlier: see prefetch.py.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -102,6 +102,41 @@ class ProviderConfig:
     # Universal resolution: sees every version chosen (it may split the Python range so
     # that newer Pythons get newer versions, uv's `requires-python` fork strategy).
     on_choice: Callable[[str, Any, Version], None] | None = None
+
+
+def dependency_requirements(
+    config: ProviderConfig, metadata: CoreMetadata, extra: str | None,
+) -> Iterator[tuple[str, Requirement, Requirement]]:
+    """The Requires-Dist entries of a distribution (or, with `extra`, those only that
+    extra adds) that hold for the target, after `--exclude` and `--override`: (canonical
+    name, the requirement as written, the one in effect). Reads `config`, never changes
+    it, so the prefetch can read dependencies ahead with it from its own threads."""
+    possible = config.marker_possible
+    environment = dict(config.markers)
+
+    def applies(marker: Marker, extra_name: str) -> bool:
+        if possible is not None:
+            return possible(marker, extra_name)
+        environment["extra"] = extra_name
+        return bool(marker.evaluate(environment))
+
+    for text in metadata.requires_dist:
+        requirement = parse_dependency(text)
+        if requirement is None:
+            continue
+        if requirement.marker is not None:
+            if not applies(requirement.marker, extra or ""):
+                continue
+            if extra is not None and applies(requirement.marker, ""):
+                continue  # a base dependency: the base package carries it
+        elif extra is not None:
+            continue
+        dep_name = str(canonicalize_name(requirement.name))
+        if dep_name in config.excludes:
+            continue
+        replacements = config.overrides.get(dep_name)
+        for effective in (requirement,) if replacements is None else replacements:
+            yield dep_name, requirement, effective
 
 
 class WherryProvider(BaseProvider[str, Version]):
@@ -263,36 +298,13 @@ class WherryProvider(BaseProvider[str, Version]):
             result[PYTHON] = PubGrubRange.from_specifier(metadata.requires_python)
         if self.config.no_deps:
             return result
-        config = self.config
-        environment = dict(config.markers)
-        environment["extra"] = extra or ""
-        for text in metadata.requires_dist:
-            requirement = parse_dependency(text)
-            if requirement is None:
-                continue
-            if requirement.marker is not None:
-                if not self._applies(requirement.marker, environment, extra or ""):
-                    continue
-                if extra is not None and self._applies(requirement.marker, environment, ""):
-                    continue  # a base dependency: the base package carries it
-            elif extra is not None:
-                continue
-            dep_name = str(canonicalize_name(requirement.name))
-            if dep_name in config.excludes:
-                continue
-            replacements = config.overrides.get(dep_name)
-            for effective in (requirement,) if replacements is None else replacements:
-                if config.on_edge is not None:
-                    config.on_edge(package, version, effective, requirement.marker)
-                self._add_dependency(result, package, name, dep_name, effective)
+        on_edge = self.config.on_edge
+        for dep_name, written, effective in dependency_requirements(
+                self.config, metadata, extra):
+            if on_edge is not None:
+                on_edge(package, version, effective, written.marker)
+            self._add_dependency(result, package, name, dep_name, effective)
         return result
-
-    def _applies(self, marker: Marker, environment: dict[str, str], extra: str) -> bool:
-        possible = self.config.marker_possible
-        if possible is not None:
-            return possible(marker, extra)
-        environment["extra"] = extra
-        return bool(marker.evaluate(environment))
 
     def _add_dependency(
         self, result: dict[str, PubGrubRange], package: str, name: str, dep_name: str,

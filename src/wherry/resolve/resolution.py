@@ -30,7 +30,7 @@ from wherry.requirements.parse import SourcedRequirement
 from wherry.resolve.candidates import BinaryPolicy, Candidate, format_cutoff
 from wherry.resolve.explain import ExplainContext, explain, no_versions_terms
 from wherry.resolve.metadata import CoreMetadata
-from wherry.resolve.prefetch import FirstChoice, PackageData
+from wherry.resolve.prefetch import FirstChoice, PackageData, read_ahead_for
 from wherry.resolve.provider import (
     PYTHON,
     InstalledPreference,
@@ -84,6 +84,7 @@ def resolve(
     on_choice: Callable[[str, Any, Version], None] | None = None,
     direct: Mapping[str, tuple[Candidate, CoreMetadata]] | None = None,
     policy: BinaryPolicy | None = None,
+    read_ahead: bool = True,
 ) -> Resolution:
     """Resolve `requirements` for one target; raise `ResolutionError` with hints on failure.
 
@@ -95,6 +96,8 @@ def resolve(
     `preferences` are versions to keep when allowed (the pins of an existing output file).
     On failure, `python_requested` (the Python came from `--python-version`) and
     `other_index(name)` (a hint that another index may offer `name`) shape the message.
+    `read_ahead` prefetches dependencies of dependencies before the solver reaches them
+    (prefetch.py); it changes what is fetched when, never the answer.
     """
     environment = {**markers, "extra": ""}
 
@@ -153,9 +156,14 @@ def resolve(
         installed={name: pin.version for name, pin in config.installed.items()},
         prerelease=config.prerelease, explicit_prereleases=config.explicit_prereleases,
     )
+    # The read-ahead evaluates markers for one target: not in a universal resolution,
+    # whose regions only the solver's thread may ask about.
+    guesses = None if no_deps or marker_possible is not None or not read_ahead else (
+        read_ahead_for(config))
     data = PackageData(
         files_for, fetch_metadata, tags, python_version, exclude_newer=exclude_newer,
         first_match=first_match, direct=direct, policy=policy, first_choice=first_choice,
+        read_ahead=guesses, constraints=constraint_ranges,
     )
     if exclude_newer is not None:
         log.debug("Hiding files uploaded at or after %s (--exclude-newer)",
