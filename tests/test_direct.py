@@ -279,3 +279,39 @@ def test_incompatible_wheel_by_path_is_refused(
     result = run_wherry("pip", "install", str(wheel), "--python", venv, "--no-index")
     assert result.returncode == 2, result
     assert "not a supported wheel" in result.stderr
+
+
+def test_direct_references_in_constraints_and_overrides(
+    run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse, tmp_path: Path,
+) -> None:
+    """As uv: a constraint `dep @ URL` is where `dep` comes from should anything need it;
+    an override `dep @ URL` replaces every requirement of `dep` (even `dep>=5`)."""
+    index = make_index([wheelhouse.wheel("app", "1.0", requires=["dep"]),
+                        wheelhouse.wheel("strict", "1.0", requires=["dep>=5"]),
+                        wheelhouse.wheel("dep", "9.0")])
+    local = tmp_path / "local"
+    local.mkdir()
+    dep = Path(shutil.copy(wheelhouse.wheel("dep", "1.0"), local))
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text(f"dep @ {dep.as_uri()}\nunused @ {dep.as_uri()}\n")
+    venv = make_venv(run_wherry, tmp_path / "venv")
+    result = run_wherry("pip", "install", "app", "-c", constraints, "--python", venv,
+                        "--index-url", index.url)
+    assert not result.ok and "unused" in result.stderr  # names another project: refused
+    constraints.write_text(f"dep @ {dep.as_uri()}\n")
+    result = run_wherry("pip", "install", "app", "-c", constraints, "--python", venv,
+                        "--index-url", index.url)
+    assert result.ok, result
+    assert "+ dep==1.0" in result.stderr
+    assert direct_url(venv, "dep-1.0") == {"url": dep.as_uri(), "archive_info": {}}
+
+    overrides = tmp_path / "overrides.txt"
+    overrides.write_text(f"dep @ {dep.as_uri()}\n")
+    other = make_venv(run_wherry, tmp_path / "other")
+    refused = run_wherry("pip", "install", "strict", "-c", constraints, "--python", other,
+                         "--index-url", index.url)
+    assert not refused.ok  # a constraint does not loosen `dep>=5`
+    result = run_wherry("pip", "install", "strict", "--override", overrides, "--python", other,
+                        "--index-url", index.url)
+    assert result.ok, result
+    assert "+ dep==1.0" in result.stderr and "+ strict==1.0" in result.stderr

@@ -48,18 +48,35 @@ _HASH_ALGORITHMS = ("sha256", "sha384", "sha512", "md5", "sha1", "sha224")
 def prepare_direct(spec: RequirementsSpec, builds: BuildContext,
                    client: HttpClient) -> RequirementsSpec:
     """Make the direct-reference candidates of `spec` (into `builds.direct`); return the
-    spec with placeholder names replaced by the real ones."""
-    if not any(item.requirement.url for item in spec.requirements):
+    spec with placeholder names replaced by the real ones.
+
+    Requirements, constraints and overrides alike (as uv): a constraint `dep @ URL` makes
+    that reference the only candidate of `dep` should anything need it; an override
+    replaces every requirement of `dep` with it."""
+    kinds = (spec.requirements, spec.constraints, spec.overrides)
+    if not any(item.requirement.url for items in kinds for item in items):
         return spec
-    renamed: list[SourcedRequirement] = []
     urls: dict[str, str] = {}
-    for item in spec.requirements:
+    spec.requirements = _prepare(spec.requirements, builds, client, urls)
+    spec.constraints = _prepare(spec.constraints, builds, client, urls)
+    spec.overrides = _prepare(spec.overrides, builds, client, urls)
+    return spec
+
+
+def _prepare(items: list[SourcedRequirement], builds: BuildContext, client: HttpClient,
+             urls: dict[str, str]) -> list[SourcedRequirement]:
+    renamed: list[SourcedRequirement] = []
+    for item in items:
         url = item.requirement.url
         if not url:
             renamed.append(item)
             continue
         marker = item.requirement.marker
         if marker is not None and not marker.evaluate({**builds.target.markers, "extra": ""}):
+            renamed.append(item)
+            continue
+        previous = urls.get(str(canonicalize_name(item.requirement.name))) if item.named else None
+        if previous == url:  # the same reference again (a requirement and its constraint)
             renamed.append(item)
             continue
         candidate, metadata_bytes, source = _candidate(item, builds, client)
@@ -83,8 +100,7 @@ def prepare_direct(spec: RequirementsSpec, builds: BuildContext,
         if source is not None:
             builds.direct_sources[name] = source
         renamed.append(item)
-    spec.requirements = renamed
-    return spec
+    return renamed
 
 
 def _candidate(item: SourcedRequirement, builds: BuildContext, client: HttpClient,
