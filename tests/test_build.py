@@ -425,3 +425,18 @@ def test_get_requires_for_build_wheel_adds_to_the_build_environment(
     assert "also needs buildhelper to build" in result.stderr
     # Needed by the build only: not installed into the target.
     assert not list(site_packages(venv).glob("buildhelper*"))
+
+
+def test_a_relative_cache_dir_works_for_builds(
+    run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse,
+    backends: list[Path], tmp_path: Path,
+) -> None:
+    """Build hooks run in the project's directory and built wheels become file URLs: a
+    relative `--cache-dir` is made absolute first."""
+    index = make_index([*backends, wheelhouse.sdist("relcache", "1.0")])
+    venv = make_venv(run_wherry, tmp_path / "venv")
+    result = run_wherry("pip", "install", "relcache", "--python", venv, "--index-url",
+                        index.url, "--cache-dir", "rel-cache", cwd=tmp_path)
+    assert result.ok, result
+    assert "+ relcache==1.0" in result.stderr
+    assert any((tmp_path / "rel-cache").iterdir())

@@ -122,3 +122,32 @@ def test_build_requirements_for_other_extras_and_platforms_are_dropped() -> None
          "tomli; python_version < '3.11'", "not a requirement !!"],
         markers,
     ) == ["wheel", "not a requirement !!"]
+
+
+def test_kept_backends_are_bounded_and_closed_with_the_environments(tmp_path: Path) -> None:
+    """Sources whose metadata was prepared keep their backend process for the build;
+    a long resolution must not pile them up, and `close()` ends those left."""
+    from wherry.build.env import KEEP_AT_MOST
+
+    closed: list[int] = []
+
+    class Kept:
+        def __init__(self, number: int) -> None:
+            self.number = number
+
+        def close(self) -> None:
+            closed.append(self.number)
+
+    environments = BuildEnvironments(interpreter(), installer=None,  # type: ignore[arg-type]
+                                     make_dir=lambda: tmp_path)
+    for number in range(KEEP_AT_MOST + 2):
+        environments.keep(number, Kept(number))
+    assert closed == [0, 1]  # the oldest went first
+    taken = environments.take(5)
+    assert isinstance(taken, Kept) and taken.number == 5
+    assert environments.take(5) is None
+    environments.keep(2, Kept(20))  # the same key again: the old one is closed
+    assert closed == [0, 1, 2]
+    environments.close()
+    assert sorted(closed) == sorted([0, 1, 2, *(n for n in range(3, KEEP_AT_MOST + 2)
+                                                if n != 5), 20])

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from wherry.build.cache import BuiltWheels, SourceId, build_key
 from wherry.build.env import BuildEnvironment, BuildEnvironments, environment_key
-from wherry.build.frontend import Backend
+from wherry.build.frontend import Backend, HookMissing
 from wherry.build.project import build_system, pyproject_metadata, static_metadata
 from wherry.cache.layout import Cache
 from wherry.errors import BuildError, UsageError
@@ -198,7 +198,8 @@ class Builder:
             if found is not None:
                 return found
             self._shared.fresh.add(source.id)
-            with self._tree(source) as tree:
+            tree_context = self._tree(source)
+            with tree_context as tree:
                 if source.pkg_info:
                     pkg_info = tree / "PKG-INFO"
                     data = pkg_info.read_bytes() if pkg_info.is_file() else b""
@@ -206,7 +207,7 @@ class Builder:
                         log.debug("Using the static metadata of %s (PKG-INFO)", source.label)
                         self.built.store_metadata(source.id, None, data)
                         return data
-                data = self._prepare_metadata(source, tree, key)
+                data = self._prepare_metadata(source, tree, key, tree_context)
         return data
 
     def _stale(self, source: Source) -> bool:
@@ -227,10 +228,28 @@ class Builder:
             return wheel_metadata(wheel)
         return None
 
-    def _prepare_metadata(self, source: Source, tree: Path, key: str) -> bytes:
-        from pyproject_hooks import HookMissing
-
+    def _prepare_metadata(self, source: Source, tree: Path, key: str,
+                          tree_context: _TreeContext) -> bytes:
+        """The metadata from the backend. Unless that meant building the wheel, the tree
+        and its backend process are kept for the build that usually follows in this run
+        (`wheel()`): pip and uv also build where they prepared the metadata, and the
+        backend is not started and imported a second time."""
         backend = self._backend(source, tree, "wheel")
+        try:
+            data, built = self._prepare_metadata_with(source, tree, key, backend)
+        except BaseException:
+            backend.kill()
+            raise
+        if built:
+            backend.close()
+        else:
+            self.environments.keep((source.id, key),
+                                   _KeptSource(tree_context.detach(), tree, backend))
+        return data
+
+    def _prepare_metadata_with(self, source: Source, tree: Path, key: str,
+                               backend: Backend) -> tuple[bytes, bool]:
+        """The metadata, and whether the wheel was built (and cached) to get it."""
         out = Path(self.cache.tempdir(prefix="metadata-"))
         try:
             with self._shared.slots:
@@ -245,7 +264,7 @@ class Builder:
                 log.debug("%s has no prepare_metadata_for_build_wheel hook; building it",
                           backend.backend)
                 wheel = self._build_in(source, tree, key, backend, editable=False)
-                return wheel_metadata(wheel)
+                return wheel_metadata(wheel), True
             path = out / str(name) / "METADATA"
             try:
                 data = path.read_bytes()
@@ -256,7 +275,7 @@ class Builder:
         finally:
             shutil.rmtree(out, ignore_errors=True)
         self.built.store_metadata(source.id, key, data)
-        return data
+        return data, False
 
     # -- wheels ----------------------------------------------------------------------------
     def wheel(self, source: Source, *, editable: bool = False) -> Path:
@@ -274,10 +293,17 @@ class Builder:
                 log.debug("Using the build of %s another process made", source.label)
                 return found
             self._shared.fresh.add(source.id)
+            kept = None if editable else self.environments.take((source.id, key))
+            if isinstance(kept, _KeptSource):  # its metadata was prepared in this run
+                try:
+                    return self._build_in(source, kept.tree, key, kept.backend,
+                                          editable=False)
+                finally:
+                    kept.close()
             with self._tree(source) as tree:
                 kind = "editable" if editable else "wheel"
-                backend = self._backend(source, tree, kind)
-                return self._build_in(source, tree, key, backend, editable=editable)
+                with self._backend(source, tree, kind) as backend:
+                    return self._build_in(source, tree, key, backend, editable=editable)
 
     def _build_in(self, source: Source, tree: Path, key: str, backend: Backend, *,
                   editable: bool) -> Path:
@@ -299,6 +325,8 @@ class Builder:
 
     # -- environments ----------------------------------------------------------------------
     def _backend(self, source: Source, tree: Path, kind: str) -> Backend:
+        """The backend of `source` in the environment its build needs, after
+        `get_requires_for_build_{kind}`; the caller closes it (its process)."""
         system = build_system(tree)
         isolated = self.options.isolated(source.name)
         env = self._environment(source, system.requires, isolated)
@@ -308,13 +336,19 @@ class Builder:
         memo = (source.id, kind, isolated)
         extra = self._shared.requires.get(memo)
         if extra is None:  # asked once per run: metadata and build share the answer
-            extra = [str(r) for r in backend.call(hook, config_settings=self._settings()) or []]
+            try:
+                extra = [str(r) for r in
+                         backend.call(hook, config_settings=self._settings()) or []]
+            except BaseException:
+                backend.kill()
+                raise
             self._shared.requires[memo] = extra
         extra = applicable_requirements(extra, self.target.markers)
         if extra and isolated:
             wanted = sorted({*system.requires, *map(str, extra)})
             if wanted != sorted(set(system.requires)):
                 log.debug("%s also needs %s to build", source.label, ", ".join(map(str, extra)))
+                backend.close()  # its process runs in the environment without them
                 env = self._environment(source, wanted, isolated)
                 backend = Backend(tree, system.backend, system.backend_path, env.python,
                                   env.environ(), source.label)
@@ -351,6 +385,21 @@ class _Shared:
     fresh: set[SourceId] = field(default_factory=set)  # rebuilt in this run (--refresh)
 
 
+@dataclass
+class _KeptSource:
+    """A source whose metadata was prepared: its tree (`work`, a copy to delete, if any)
+    and its backend process, kept for its build later in the run."""
+
+    work: Path | None
+    tree: Path
+    backend: Backend
+
+    def close(self) -> None:
+        self.backend.close()
+        if self.work is not None:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
 class _TreeContext:
     """The project tree of a source for the `with` block; a copy is deleted afterwards."""
 
@@ -368,6 +417,11 @@ class _TreeContext:
     def __exit__(self, *exc: object) -> None:
         if self.work is not None:
             shutil.rmtree(self.work, ignore_errors=True)
+
+    def detach(self) -> Path | None:
+        """Hand the copy over to the caller: the `with` block no longer deletes it."""
+        work, self.work = self.work, None
+        return work
 
 
 def _installed(env: InterpreterInfo, building: str | None) -> list[str]:

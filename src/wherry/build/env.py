@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wherry.build.frontend import hook_environ
 from wherry.output import log
@@ -46,6 +46,13 @@ class BuildEnvironment:
 
     def environ(self) -> dict[str, str]:
         return hook_environ(self.bin_dir)
+
+
+KEEP_AT_MOST = 8
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
 
 
 class Installer(Protocol):
@@ -92,7 +99,8 @@ class BuildEnvironments:
     """The isolated build environments of one run, keyed by requirement set.
 
     Thread-safe: several builds may ask for the same environment at once; one creates
-    it, the others wait. Every environment is removed by `close()`."""
+    it, the others wait. Every environment is removed by `close()`, after the backend
+    processes kept for later builds (`keep`/`take`, see builder.py) are ended."""
 
     def __init__(self, base: InterpreterInfo, installer: Installer,
                  make_dir: Callable[[], Path], constraints: Sequence[str] = ()) -> None:
@@ -104,6 +112,7 @@ class BuildEnvironments:
         self._envs: dict[tuple[str, ...], BuildEnvironment] = {}
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
         self._dirs: list[Path] = []
+        self._kept: dict[Any, Closable] = {}
 
     def get(self, requirements: Sequence[str], why: str, builder: Builder) -> BuildEnvironment:
         """An environment with exactly `requirements` installed (made on first use)."""
@@ -131,7 +140,28 @@ class BuildEnvironments:
                 self._envs[key] = env
             return env
 
+    def keep(self, key: Any, item: Closable) -> None:
+        """Hold `item` (a source's tree and backend process in one of these environments)
+        for `take(key)` later in the run; the oldest is closed beyond `KEEP_AT_MOST`, so
+        idle backend processes cannot pile up during a long resolution."""
+        with self._lock:
+            old = self._kept.pop(key, None)
+            self._kept[key] = item
+            extra = list(self._kept)[:-KEEP_AT_MOST] if len(self._kept) > KEEP_AT_MOST else []
+            dropped = [self._kept.pop(k) for k in extra]
+        for stale in [*dropped, *([old] if old is not None else [])]:
+            stale.close()
+
+    def take(self, key: Any) -> Closable | None:
+        with self._lock:
+            return self._kept.pop(key, None)
+
     def close(self) -> None:
+        with self._lock:
+            kept = list(self._kept.values())
+            self._kept.clear()
+        for item in kept:  # their processes run in the environments removed below
+            item.close()
         for directory in self._dirs:
             shutil.rmtree(directory, ignore_errors=True)
         self._dirs.clear()

@@ -1,7 +1,10 @@
-"""Calling a PEP 517/660 backend's hooks through pyproject-hooks, in the build env's Python.
+"""Calling a PEP 517/660 backend's hooks, in the build env's Python.
 
-Each hook runs in a fresh subprocess of the build environment's interpreter (that is what
-pyproject-hooks does; uv and pip too). Its output is captured; at `-v` every line is also
+All the hooks one source needs in one build environment go to one backend process
+(`hook_process.py` starts `hook_server.py`), which imports the backend once and runs each
+hook in a forked child: the isolation of a fresh process per hook (what PEP 517 asks, and
+what pyproject-hooks, pip and uv do) without paying for a new interpreter and a new
+`import setuptools` per hook. Each hook's output is captured; at `-v` every line is also
 streamed to stderr as it comes, so a long build shows progress. When a hook fails, the
 error names the hook and the project and shows the end of the backend's output with a
 hint, because that output is the only place the real cause (a missing compiler, a syntax
@@ -10,61 +13,32 @@ error in setup.py) is written.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wherry.build.hook_process import HookProcess, HookProcessDied
 from wherry.errors import BuildError
-from wherry.output import DEBUG, log
+from wherry.output import log
 
 ConfigSettings = Mapping[str, "str | list[str]"]
 _SHOWN_LINES = 40
 
 
-class _HookProcessFailed(Exception):
-    def __init__(self, returncode: int, output: str) -> None:
-        super().__init__(returncode)
-        self.returncode = returncode
-        self.output = output
+class HookMissing(Exception):
+    """The backend lacks an optional hook (and its fallback was not allowed)."""
+
+    def __init__(self, hook: str) -> None:
+        super().__init__(hook)
+        self.hook = hook
 
 
 @dataclass
-class HookRunner:
-    """Runs one hook subprocess with the build environment's variables; keeps its output."""
-
-    environ: Mapping[str, str]
-    label: str
-    output: list[str] = field(default_factory=list)
-
-    def __call__(self, cmd: Sequence[str], cwd: str | None = None,
-                 extra_environ: Mapping[str, str] | None = None) -> None:
-        env = dict(self.environ)
-        env.update(extra_environ or {})
-        stream = log.isEnabledFor(DEBUG)
-        with subprocess.Popen(list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:
-            assert process.stdout is not None
-            lines: list[str] = []
-            for raw in process.stdout:
-                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                lines.append(line)
-                if stream:
-                    with contextlib.suppress(OSError, ValueError):
-                        sys.stderr.write(f"{self.label} {line}\n")
-            returncode = process.wait()
-        self.output.extend(lines)
-        if returncode != 0:
-            raise _HookProcessFailed(returncode, "\n".join(lines))
-
-
-@dataclass(frozen=True)
 class Backend:
-    """A project's backend as run inside one build environment."""
+    """A project's backend as run inside one build environment: one backend process for
+    all its hook calls, ended by `close()` (or the end of a `with` block)."""
 
     source: Path
     backend: str
@@ -72,73 +46,87 @@ class Backend:
     python: str
     environ: Mapping[str, str]
     project: str  # for messages: `foo==1.0` or the source path
+    _process: HookProcess | None = field(default=None, init=False, repr=False, compare=False)
 
-    def _caller(self, runner: HookRunner) -> Any:
-        from pyproject_hooks import BuildBackendHookCaller
+    def __enter__(self) -> Backend:
+        return self
 
-        _route_backend_warnings()
-        return BuildBackendHookCaller(
-            str(self.source), self.backend, backend_path=list(self.backend_path) or None,
-            runner=runner, python_executable=self.python,
-        )
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.kill()
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.close()
+
+    def kill(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+
+    def _hook_process(self) -> HookProcess:
+        if self._process is None:
+            try:
+                paths = [backend_path_entry(self.source, p) for p in self.backend_path]
+            except ValueError as exc:
+                raise BuildError(f"cannot build {self.project}: {exc}",
+                                 hint="`backend-path` entries must be relative paths inside "
+                                 "the project") from None
+            self._process = HookProcess(self.python, self.source.absolute(), self.environ,
+                                        self.backend, paths, f"[{self.project}]")
+        return self._process
 
     def call(self, hook: str, **kwargs: Any) -> Any:
         """Run `hook`; a failure becomes a `BuildError` with the backend's output.
 
         `HookMissing` passes through for the caller to fall back (metadata -> build)."""
-        from pyproject_hooks import BackendUnavailable, HookMissing, UnsupportedOperation
-
-        runner = HookRunner(self.environ, f"[{self.project}]")
-        caller = self._caller(runner)
+        process = self._hook_process()
+        for name in ("metadata_directory", "wheel_directory", "sdist_directory"):
+            if kwargs.get(name) is not None:
+                kwargs[name] = os.path.abspath(kwargs[name])
         log.debug("Calling %s of %s for %s", hook, self.backend, self.project)
         try:
-            return getattr(caller, hook)(**kwargs)
-        except HookMissing:
-            raise
-        except _HookProcessFailed as exc:
-            raise _failure(self, hook, exc.output, f"exit status {exc.returncode}") from None
-        except BackendUnavailable as exc:
-            output = "\n".join([*runner.output, exc.traceback or ""])
+            reply = process.call(hook, kwargs)
+        except HookProcessDied as exc:
+            raise _failure(self, hook, "\n".join(exc.output),
+                           f"exit status {exc.returncode}") from None
+        data = reply.data
+        for warning in data.get("warnings") or ():
+            # Warnings a backend raises (setuptools' "Editable installation" notice...)
+            # belong with the rest of the build's output, shown at -v.
+            log.debug("Build backend warning: %s", str(warning.get("message", "")).strip())
+        if data.get("failed"):
+            raise _failure(self, hook, "\n".join(reply.output),
+                           f"exit status {data.get('returncode')}")
+        if data.get("hook_missing"):
+            raise HookMissing(str(data.get("missing_hook_name") or hook))
+        if data.get("no_backend"):
+            output = "\n".join([*reply.output, str(data.get("traceback") or "")])
             raise BuildError(
                 f"cannot build {self.project}: the build backend `{self.backend}` cannot "
-                f"be imported ({getattr(exc, 'message', None) or 'import failed'})" + _tail(output),
+                f"be imported ({data.get('backend_error') or 'import failed'})" + _tail(output),
                 hint="check `build-system.requires` names the package that provides the "
                 "backend (with --no-build-isolation it must be installed in the target "
                 "environment)",
-            ) from None
-        except UnsupportedOperation as exc:
-            raise _failure(self, hook, exc.traceback, "unsupported operation") from None
-        except ValueError as exc:  # pyproject-hooks: a bad backend-path
-            raise BuildError(f"cannot build {self.project}: {exc}",
-                             hint="`backend-path` entries must be relative paths inside "
-                             "the project") from None
+            )
+        if data.get("unsupported"):
+            raise _failure(self, hook, str(data.get("traceback") or ""),
+                           "unsupported operation")
+        return data.get("return_val")
 
 
-_warnings_routed = False
-
-
-def _route_backend_warnings() -> None:
-    """Warnings a backend raises (setuptools' "Editable installation" notice...) come
-    back through pyproject-hooks as Python warnings in this process; they belong with
-    the rest of the build's output, shown at -v, not on every install's stderr."""
-    global _warnings_routed
-    if _warnings_routed:
-        return
-    import warnings
-
-    from pyproject_hooks import BuildBackendWarning
-
-    original = warnings.showwarning
-
-    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-             file: Any = None, line: str | None = None) -> None:
-        if issubclass(category, BuildBackendWarning):
-            log.debug("Build backend warning: %s", str(message).strip())
-            return
-        original(message, category, filename, lineno, file, line)
-
-    warnings.showwarning = show
-    _warnings_routed = True
+def backend_path_entry(tree: Path, entry: str) -> str:
+    """A `backend-path` entry as an absolute path; it must be relative and stay inside
+    the project (PEP 517), else `ValueError`."""
+    if os.path.isabs(entry):
+        raise ValueError("paths must be relative")
+    root = os.path.abspath(tree)
+    path = os.path.normpath(os.path.join(root, entry))
+    if os.path.commonpath([os.path.normcase(root), os.path.normcase(path)]) != \
+            os.path.normcase(root):
+        raise ValueError("paths must be inside source tree")
+    return path
 
 
 def _tail(output: str) -> str:

@@ -60,7 +60,8 @@ class Cache:
 
     @classmethod
     def at(cls, root: Path | None) -> Cache:
-        return cls(Path(root) if root is not None else default_cache_dir())
+        # Absolute: build hooks run in other directories, and entries become file URLs.
+        return cls(Path(os.path.abspath(root if root is not None else default_cache_dir())))
 
     @classmethod
     def temporary(cls) -> Cache:
