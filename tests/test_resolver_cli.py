@@ -78,3 +78,25 @@ def test_resolution_lowest_and_clear_errors(
                         "--python", venv, "--index-url", index.url)
     assert result.returncode == 2 and "invalid choice" in result.stderr
     assert freeze(run_wherry, venv) == []
+
+
+def test_a_version_with_invalid_metadata_is_not_used(
+        run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse,
+        tmp_path: Path) -> None:
+    """As pip ("Ignoring version 2.0 of a since it has invalid metadata") and uv: a
+    Requires-Dist that is not a requirement rules its version out; it is not dropped."""
+    from wherry.resolve import explain, provider
+
+    assert explain.INVALID == provider.INVALID
+    index = make_index([wheelhouse.wheel("a", "1.0"),
+                        wheelhouse.wheel("a", "2.0", requires=["b<=-1"]),
+                        wheelhouse.wheel("b", "1.0")])
+    venv = make_venv(run_wherry, tmp_path / "venv")
+    older = run_wherry("pip", "install", "a", "--python", venv, "--index-url", index.url)
+    assert older.ok and "+ a==1.0" in older.stderr and "b==" not in older.stderr
+    pinned = run_wherry("pip", "install", "a==2.0", "--python", venv, "--index-url", index.url,
+                        "--dry-run")
+    assert pinned.returncode == 1 and "Traceback" not in pinned.stderr
+    assert "a==2.0 has invalid metadata (Requires-Dist 'b<=-1'" in pinned.stderr
+    assert "cannot be used" in pinned.stderr
+    assert "hint: a distribution's metadata named above is invalid" in pinned.stderr

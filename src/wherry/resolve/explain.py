@@ -20,6 +20,7 @@ from nab_resolver.types import Incompatibility, IncompatibilityCause, Term
 from packaging.version import Version
 
 PYTHON = "Python"
+INVALID = "<invalid metadata>"  # as resolve/provider.py
 
 Node = Incompatibility[Any, Any]
 
@@ -225,6 +226,8 @@ class Explainer:
         if cause is IncompatibilityCause.DEPENDENCY:
             parent = terms[0]
             subject = self.subject(parent.package, parent.constraint)
+            if len(terms) == 2 and str(terms[1].package).startswith(INVALID):
+                return f"{subject} needs valid metadata"
             verb = "depend on" if _is_full(parent.constraint) else "depends on"
             if len(terms) == 2 and terms[1].is_positive():
                 return f"{subject} {'are' if verb == 'depend on' else 'is'} incompatible " \
@@ -233,6 +236,8 @@ class Explainer:
         return self.terms(node)  # pragma: no cover - every external cause is handled above
 
     def no_versions(self, package: str, constraint: Any) -> str:
+        if package.startswith(INVALID):  # resolve/provider.py: a version's bad metadata
+            return package[len(INVALID):].strip().replace(" (", " has invalid metadata (", 1)
         if package == PYTHON:
             which = "requested" if self.context.python_requested else "current"
             return (f"the {which} Python version ({self.context.python_version}) does not "

@@ -21,6 +21,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from wherry.output import log
 from wherry.resolve.candidates import Candidate, ProjectVersions
 from wherry.resolve.metadata import CoreMetadata
 from wherry.resolve.ranges import PubGrubRange
@@ -35,6 +36,25 @@ def parse_dependency(text: str) -> Requirement | None:
         return Requirement(text)
     except InvalidRequirement:
         return None
+
+
+#: Names of the pseudo-packages standing for "this version's metadata is invalid": one
+#: per such version, never with any version, so the solver rules the version out (as pip
+#: and uv do: "Ignoring version 2 of a since it has invalid metadata") and explains why.
+INVALID = "<invalid metadata>"
+
+
+def invalid_requirement(text: str) -> str | None:
+    """Why a Requires-Dist entry is not a requirement (its first line), or None."""
+    try:
+        Requirement(text)
+    except InvalidRequirement as exc:
+        return str(exc).splitlines()[0] if str(exc) else "unparsable"
+    return None
+
+
+def invalid_package(name: str, version: Version, why: str) -> str:
+    return f"{INVALID} {name}=={version} ({why})"
 
 
 def split_extra(package: str) -> tuple[str, str | None]:
@@ -165,6 +185,8 @@ class WherryProvider(BaseProvider[str, Version]):
         if package == PYTHON:
             version = self.config.python_version
             return version if version in version_range else None
+        if package.startswith(INVALID):
+            return None
         name, _extra = split_extra(package)
         config = self.config
         installed = config.installed.get(name)
@@ -277,7 +299,7 @@ class WherryProvider(BaseProvider[str, Version]):
         new = [
             (split_extra(p)[0], allowed)
             for p, allowed in result.items()
-            if p != PYTHON and p not in self.order
+            if p != PYTHON and not p.startswith(INVALID) and p not in self.order
         ]
         for dependency in result:
             self.order.setdefault(dependency, len(self.order))
@@ -298,6 +320,13 @@ class WherryProvider(BaseProvider[str, Version]):
             result[PYTHON] = PubGrubRange.from_specifier(metadata.requires_python)
         if self.config.no_deps:
             return result
+        for text in metadata.requires_dist:
+            why = invalid_requirement(text)
+            if why is not None:  # this version cannot be used at all
+                log.debug("Ignoring %s==%s: it has invalid metadata (Requires-Dist %r: %s)",
+                          name, version, text, why)
+                return {invalid_package(name, version, f"Requires-Dist {text!r}: {why}"):
+                        PubGrubRange.full()}
         on_edge = self.config.on_edge
         for dep_name, written, effective in dependency_requirements(
                 self.config, metadata, extra):

@@ -32,6 +32,7 @@ from wherry.resolve.explain import ExplainContext, explain, no_versions_terms
 from wherry.resolve.metadata import CoreMetadata
 from wherry.resolve.prefetch import FirstChoice, PackageData, read_ahead_for
 from wherry.resolve.provider import (
+    INVALID,
     PYTHON,
     InstalledPreference,
     ProviderConfig,
@@ -271,8 +272,10 @@ def _failure(
     context = ExplainContext(available, str(python_version), python_requested)
     text = explain(root, context)
     within: dict[str, PubGrubRange] = {}
+    invalid = False
     for package, constraint in no_versions_terms(root):
-        if package == PYTHON:
+        invalid = invalid or package.startswith(INVALID)
+        if package == PYTHON or package.startswith(INVALID):
             continue
         base = split_extra(package)[0]
         within[base] = within[base] | constraint if base in within else constraint
@@ -281,6 +284,9 @@ def _failure(
         prereleases_allowed=provider.prereleases_allowed,
         other_index=other_index or (lambda name: None),
     )
+    if invalid:
+        hints.append("a distribution's metadata named above is invalid: require another "
+                     "version of it, or ask its maintainers to publish a fixed release")
     message = "no solution found when resolving dependencies:\n" + _indent(text)
     if not hints:  # nothing specific to point at: say what the user can change
         hints = [_general_hint(text, indexes_description)]
@@ -298,7 +304,8 @@ def _general_hint(proof: str, indexes_description: str) -> str:
 
 
 def _seen_projects(provider: WherryProvider) -> list[str]:
-    names = {split_extra(package)[0] for package in provider.order if package != PYTHON}
+    names = {split_extra(package)[0] for package in provider.order
+             if package != PYTHON and not package.startswith(INVALID)}
     return sorted(names)
 
 
