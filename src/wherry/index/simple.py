@@ -271,10 +271,18 @@ def split_json_page(body: bytes, page_url: str) -> tuple[list[str], list[msgspec
     join = _Joiner(page_url)
     names: list[str] = []
     kept: list[msgspec.Raw] = []
+    # The checks of `is_dist_filename` and `_usable_url` inline (this runs for every
+    # file of every page): the usual spelling first, `lower()` only for the rest.
     for item, raw in zip(listed, raws, strict=True):
-        if item.filename.lower().endswith(DIST_SUFFIXES) and _usable_url(item.url, join):
-            names.append(item.filename)
-            kept.append(raw)
+        filename = item.filename
+        if not filename.endswith(DIST_SUFFIXES) and not filename.lower().endswith(
+                DIST_SUFFIXES):
+            continue
+        url = item.url
+        if ("[" in url or "]" in url) and not _usable_url(url, join):
+            continue
+        names.append(filename)
+        kept.append(raw)
     return names, kept
 
 
