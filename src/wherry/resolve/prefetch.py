@@ -35,7 +35,13 @@ from wherry.platform.tags import TargetTags
 from wherry.resolve.candidates import BinaryPolicy, Candidate, ProjectVersions, build_versions
 from wherry.resolve.metadata import CoreMetadata, parse_core_metadata
 from wherry.resolve.priority_pool import GUESSED, NAMED, URGENT, PriorityPool, Task
-from wherry.resolve.provider import ProviderConfig, dependency_requirements
+from wherry.resolve.provider import (
+    ProviderConfig,
+    allows_prereleases,
+    dependency_requirements,
+    in_solver_order,
+    tries_lowest_first,
+)
 from wherry.resolve.ranges import PubGrubRange
 
 #: One dependency read ahead: its canonical name, the extras requested on it and the
@@ -62,10 +68,6 @@ class FirstChoice:
     prerelease: str = "if-necessary-or-explicit"
     explicit_prereleases: Container[str] = frozenset()
 
-    def lowest_first(self, name: str) -> bool:
-        return self.resolution == "lowest" or (
-            self.resolution == "lowest-direct" and name in self.roots)
-
     def candidate(self, project: ProjectVersions,
                   allowed: Container[Version] | None) -> Candidate | None:
         """The candidate whose metadata the solver will ask for first; None when it
@@ -78,19 +80,15 @@ class FirstChoice:
         installed = self.installed.get(name)
         if installed is not None and fits(installed):
             return None
-        allow_pre = self.prerelease == "allow" or (
-            self.prerelease in ("explicit", "if-necessary-or-explicit")
-            and name in self.explicit_prereleases)
+        allow_pre = allows_prereleases(self.prerelease, name, self.explicit_prereleases)
         preferred = self.preferences.get(name)
         if preferred is not None and fits(preferred) and (
                 allow_pre or not preferred.is_prerelease or self.prerelease != "disallow"):
             found = project.candidates.get(preferred)
             if found is not None:
                 return found
-        ordered = project.ordered()
-        if self.lowest_first(name):
-            ordered = ordered[::-1]
-        for candidate in ordered:
+        lowest_first = tries_lowest_first(self.resolution, name, self.roots)
+        for candidate in in_solver_order(project, lowest_first):
             version = candidate.version
             if (allow_pre or not version.is_prerelease) and fits(version):
                 return candidate

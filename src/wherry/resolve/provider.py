@@ -10,7 +10,7 @@ critical path when it can be started earlier: see prefetch.py.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -55,6 +55,23 @@ def invalid_requirement(text: str) -> str | None:
 
 def invalid_package(name: str, version: Version, why: str) -> str:
     return f"{INVALID} {name}=={version} ({why})"
+
+
+def allows_prereleases(mode: str, name: str, explicit: Container[str]) -> bool:
+    """Whether `--prerelease MODE` lets `name`'s pre-releases be chosen wherever a
+    requirement admits them (`explicit`: the names a requirement spelled one for)."""
+    return mode == "allow" or (
+        mode in ("explicit", "if-necessary-or-explicit") and name in explicit)
+
+
+def tries_lowest_first(resolution: str, name: str, roots: Container[str]) -> bool:
+    """Whether `--resolution` makes the solver try `name`'s oldest version first."""
+    return resolution == "lowest" or (resolution == "lowest-direct" and name in roots)
+
+
+def in_solver_order(project: ProjectVersions, lowest_first: bool) -> Iterator[Candidate]:
+    """`project`'s usable candidates in the order the solver tries them, lazily."""
+    return project.oldest_first() if lowest_first else iter(project.ordered())
 
 
 def split_extra(package: str) -> tuple[str, str | None]:
@@ -194,10 +211,7 @@ class WherryProvider(BaseProvider[str, Version]):
             return installed.version
         project = self.versions_of(name)
         mode = config.prerelease
-        allow_pre = mode == "allow" or (
-            mode in ("explicit", "if-necessary-or-explicit")
-            and name in config.explicit_prereleases
-        )
+        allow_pre = allows_prereleases(mode, name, config.explicit_prereleases)
         preferred = config.preferences.get(name)
         if (
             preferred is not None
@@ -206,12 +220,8 @@ class WherryProvider(BaseProvider[str, Version]):
             and (allow_pre or not preferred.is_prerelease or mode != "disallow")
         ):
             return preferred
-        ordered = project.ordered()
-        if config.resolution != "highest" and (
-            config.resolution == "lowest" or name in config.direct
-        ):
-            ordered = ordered[::-1]
-        for candidate in ordered:
+        lowest_first = tries_lowest_first(config.resolution, name, config.direct)
+        for candidate in in_solver_order(project, lowest_first):
             version = candidate.version
             if (allow_pre or not version.is_prerelease) and version in version_range:
                 return version
@@ -222,7 +232,7 @@ class WherryProvider(BaseProvider[str, Version]):
                     return version
         # Pre-releases when nothing stable fits (uv's "if-necessary", part of the default).
         if not allow_pre and mode in ("if-necessary", "if-necessary-or-explicit"):
-            for candidate in ordered:
+            for candidate in in_solver_order(project, lowest_first):
                 if candidate.version.is_prerelease and candidate.version in version_range:
                     return candidate.version
         return None
@@ -230,11 +240,8 @@ class WherryProvider(BaseProvider[str, Version]):
     def prereleases_allowed(self, name: str) -> bool:
         """Whether the pre-release policy let the solver choose `name`'s pre-releases
         wherever a requirement admitted them (for the "pre-releases exist" hint)."""
-        mode = self.config.prerelease
-        return mode == "allow" or (
-            mode in ("explicit", "if-necessary-or-explicit")
-            and name in self.config.explicit_prereleases
-        )
+        return allows_prereleases(self.config.prerelease, name,
+                                  self.config.explicit_prereleases)
 
     def choose_version(self, package: str, version_range: Any) -> Version | None:
         tried = self.tried.get(package, 0) + 1
@@ -254,9 +261,7 @@ class WherryProvider(BaseProvider[str, Version]):
         if name in self.config.installed or package == PYTHON:
             return
         project = self.versions_of(name)
-        lowest_first = self.config.resolution == "lowest" or (
-            self.config.resolution == "lowest-direct" and name in self.config.direct
-        )
+        lowest_first = tries_lowest_first(self.config.resolution, name, self.config.direct)
         # Lazily, and only as far as the batch reaches: deciding every version of a
         # project with thousands (each decoding its files) was a third of a cold
         # resolution's CPU when it walked back through boto3 and botocore.
@@ -264,9 +269,8 @@ class WherryProvider(BaseProvider[str, Version]):
         # one's range ends where the other's current version puts it, and moves with it;
         # limited to the range, one of them fetched one version per round trip
         # (benchmarks/backtracking.py at 50 ms: gap 6.5 s -> 2.0 s, deep 18.5 s -> 5.1 s).
-        walk = project.oldest_first() if lowest_first else iter(project.ordered())
         batch: list[Candidate] = []
-        for candidate in walk:
+        for candidate in in_solver_order(project, lowest_first):
             if candidate.version > chosen if lowest_first else candidate.version < chosen:
                 batch.append(candidate)
                 if len(batch) == count:
