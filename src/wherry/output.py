@@ -176,11 +176,7 @@ def wants_color(stream: object, choice: str = "auto") -> bool:
         return True
     if os.environ.get("TERM") == "dumb":
         return False
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except (OSError, ValueError):
-        return False
+    return is_terminal(stream)
 
 
 def format_duration(seconds: float) -> str:
@@ -207,6 +203,11 @@ def wants_progress(stream: object) -> bool:
 
     if os.environ.get("TERM") == "dumb" or os.environ.get("WHERRY_NO_PROGRESS"):
         return False
+    return is_terminal(stream)
+
+
+def is_terminal(stream: object) -> bool:
+    """`stream.isatty()`, False for streams without one or that are closed."""
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty and isatty())

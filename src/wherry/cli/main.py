@@ -89,7 +89,6 @@ def _main(args_list: list[str]) -> int:
         if args_list[:1] == ["pip"]:
             from wherry.cli import replay
 
-            replay.mark_start()
             if replay.command_of(args_list) is not None:
                 # A repeated `pip list`/`freeze`/no-op `install`: answered from its
                 # recorded run when nothing it depends on changed (cli/replay.py).

@@ -98,30 +98,17 @@ def cache_root(argv: list[str]) -> str | None:
     return os.path.abspath(root) if root else None
 
 
-def _tty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
-
-
 def _key(argv: list[str]) -> tuple[str, bytes]:
     """(file name, key material): the material is compared on read, so two invocations
     whose checksums collide never get each other's answer."""
     from wherry import __version__
+    from wherry.output import is_terminal
 
     environ = sorted((k, v) for k, v in os.environ.items() if k not in _UNSTABLE_VARIABLES)
     material = marshal.dumps((_FORMAT, __version__, list(argv), os.getcwd(), environ,
-                              tuple(os.uname()), _tty(sys.stdout), _tty(sys.stderr)))
+                              tuple(os.uname()), is_terminal(sys.stdout),
+                              is_terminal(sys.stderr)))
     return f"{zlib.crc32(material):08x}{zlib.adler32(material):08x}.marshal", material
-
-
-def stat_of(path: str) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def venv_search_paths(start: str) -> list[str]:
@@ -149,23 +136,29 @@ def _dump(entry: dict[str, Any]) -> bytes:
     return zlib.compress(marshal.dumps(entry), 1)
 
 
+def _unchanged(entry: dict[str, Any]) -> bool:
+    """Whether every file an entry depends on, and its interpreter, are as recorded."""
+    from wherry.python.validators import stat_tuple, still_valid
+
+    return (all(stat_tuple(file) == expected for file, expected in entry["stats"])
+            and still_valid(entry["interpreter"])[0])
+
+
 def holds(path: str | os.PathLike[str]) -> bool:
     """Whether the recorded answer at `path` could still be replayed (its files and its
     interpreter unchanged), whatever invocation it was recorded for: `cache prune`
     drops the others."""
     try:
-        entry = _load(path)
-        if any(stat_of(file) != expected for file, expected in entry["stats"]):
-            return False
-        from wherry.python.validators import still_valid
-
-        return still_valid(entry["interpreter"])[0]
+        return _unchanged(_load(path))
     except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, zlib.error):
         return False
 
 
 def try_replay(argv: list[str]) -> int | None:
     """Write the recorded answer of `argv` and return its exit code, if one holds."""
+    import time
+
+    started = time.perf_counter()
     command = command_of(argv)
     root = cache_root(argv) if command else None
     if command is None or root is None:
@@ -173,19 +166,12 @@ def try_replay(argv: list[str]) -> int | None:
     try:
         name, material = _key(argv)
         entry = _load(os.path.join(root, BUCKET, name))
-        if entry["key"] != material:
-            return None
-        for path, expected in entry["stats"]:
-            if stat_of(path) != expected:
-                return None
-        from wherry.python.validators import still_valid
-
-        if not still_valid(entry["interpreter"])[0]:
+        if entry["key"] != material or not _unchanged(entry):
             return None
         count = entry["count"]
-        for variable, value in entry["variables"].items():
-            if os.environ.get(variable) != value:
-                return None
+        if any(os.environ.get(variable) != value
+               for variable, value in entry["variables"].items()):
+            return None
     except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, zlib.error):
         return None
     if entry["stdout"]:
@@ -193,26 +179,8 @@ def try_replay(argv: list[str]) -> int | None:
     if count is not None and not entry["quiet"]:
         from wherry.output import Printer, timed
 
-        Printer(color=entry["color"]).summary(timed("Audited", count, _started()))
+        Printer(color=entry["color"]).summary(timed("Audited", count, started))
     return 0
-
-
-def _started() -> float:
-    """When this process started, on `time.perf_counter`'s clock (the "in Xms" of a
-    summary counts from there, as the normal path counts from its start)."""
-    import time
-
-    return _START if _START is not None else time.perf_counter()
-
-
-_START: float | None = None
-
-
-def mark_start() -> None:
-    global _START
-    import time
-
-    _START = time.perf_counter()
 
 
 class Recorder:
@@ -230,7 +198,7 @@ class Recorder:
             self.key, self.cwd, self.tainted = ("", b""), "", True
         self.stdout: list[str] = []
         self.tainted = self.command is None
-        self.stats: list[str] = []
+        self.files: list[str] = []
         self.interpreter: dict[str, Any] | None = None
         self.count: int | None = None
         self.variables: dict[str, str | None] = {}
@@ -245,7 +213,7 @@ class Recorder:
         self.tainted = True
 
     def depend_on(self, paths: list[str]) -> None:
-        self.stats.extend(paths)
+        self.files.extend(paths)
 
     def environment(self, executable: str, info: dict[str, Any]) -> None:
         """The interpreter the command acted on (its probe's facts, for its validators)."""
@@ -274,11 +242,13 @@ class Recorder:
         # editable checkout, must not replay what older code printed.
         code = [getattr(module, "__file__", None) for name_, module in list(sys.modules.items())
                 if name_ == "wherry" or name_.startswith("wherry.")]
-        stats = [*config_files, *venv_search_paths(self.cwd), *self.stats,
+        files = [*config_files, *venv_search_paths(self.cwd), *self.files,
                  *(path for path in code if path)]
+        from wherry.python.validators import stat_tuple
+
         entry = {
             "key": material,
-            "stats": [(path, stat_of(path)) for path in dict.fromkeys(stats)],
+            "stats": [(path, stat_tuple(path)) for path in dict.fromkeys(files)],
             "interpreter": self.interpreter,
             "count": self.count,
             "variables": self.variables,

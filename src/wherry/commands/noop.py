@@ -22,6 +22,7 @@ from wherry.cache.entry import write_atomic
 from wherry.cache.layout import Cache
 from wherry.config import current as current_config
 from wherry.python.info import InterpreterInfo
+from wherry.python.validators import stat_tuple
 
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from wherry.install.site import InstalledDist
     from wherry.requirements.parse import RequirementsSpec
 
-_VERSION = 1
+_VERSION = 2  # 2: stats as python/validators.stat_tuple gives them
 
 
 def _request_key(options: InstallOptions, env: InterpreterInfo) -> tuple[str, str]:
@@ -56,14 +57,6 @@ def _request_key(options: InstallOptions, env: InterpreterInfo) -> tuple[str, st
     material = json.dumps(request, sort_keys=True)
     encoded = material.encode("utf-8", "surrogateescape")
     return f"{zlib.crc32(encoded):08x}{zlib.adler32(encoded):08x}", material
-
-
-def _stat(path: str) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def _metadata_file(dist: InstalledDist) -> str:
@@ -97,7 +90,7 @@ def check(options: InstallOptions, env: InterpreterInfo, cache: Cache) -> int | 
         if os.environ.get(name) != value:
             return None
     for file, expected in stats:
-        if _stat(file) != expected:
+        if stat_tuple(file) != expected:
             return None
     return count
 
@@ -135,7 +128,7 @@ def record(
     verdict = {
         "key": material,
         "count": len(dists),
-        "stats": [[file, _stat(file)] for file in files],
+        "stats": [[file, stat_tuple(file)] for file in files],
         "variables": spec.variables,
     }
     write_atomic(cache.bucket("noop") / f"{name}.json", json.dumps(verdict).encode())
