@@ -60,7 +60,67 @@ def prepare_direct(spec: RequirementsSpec, builds: BuildContext,
     spec.requirements = _prepare(spec.requirements, builds, client, urls)
     spec.constraints = _prepare(spec.constraints, builds, client, urls)
     spec.overrides = _prepare(spec.overrides, builds, client, urls)
+    if not getattr(builds.options, "no_deps", False):
+        _look_ahead(spec, builds, client, urls)
     return spec
+
+
+def _look_ahead(spec: RequirementsSpec, builds: BuildContext, client: HttpClient,
+                urls: dict[str, str]) -> None:
+    """Prepare the URL dependencies of the requested direct references, recursively
+    (uv's lookahead): `./app` whose metadata says `lib @ file:///...` gets `lib` from
+    that URL. A URL can only come from a URL, and names one version, so this needs no
+    resolution; the resolver then allows exactly these URLs (and the request's own) in
+    dependencies. Constraints and overrides are not followed (uv does not either), and
+    a name that already has a reference keeps it: a dependency naming another URL for it
+    is the resolver's conflict to report, only if the solver reaches that dependency."""
+    from wherry.resolve.provider import parse_dependency
+    from wherry.resolve.url_dependencies import url_key
+
+    overridden = {item.name for item in spec.overrides}
+    excluded = {str(canonicalize_name(name)) for name in spec.excludes}
+    environment = dict(builds.target.markers)
+    queue = [(item.name, frozenset(str(canonicalize_name(e)) for e in item.requirement.extras))
+             for item in spec.requirements if item.requirement.url and item.name in builds.direct]
+    done: set[tuple[str, frozenset[str]]] = set()
+    while queue:
+        parent, extras = queue.pop(0)
+        if (parent, extras) in done:
+            continue
+        done.add((parent, extras))
+        candidate, metadata = builds.direct[parent]
+        for text in metadata.requires_dist:
+            requirement = parse_dependency(text)
+            if requirement is None or not requirement.url:
+                continue
+            marker = requirement.marker
+            if marker is not None and not any(
+                    marker.evaluate({**environment, "extra": extra})
+                    for extra in ("", *sorted(extras))):
+                continue
+            name = str(canonicalize_name(requirement.name))
+            if name in overridden or name in excluded:
+                continue
+            wanted = frozenset(str(canonicalize_name(e)) for e in requirement.extras)
+            if name not in urls:
+                item = SourcedRequirement(requirement, f"a dependency of {candidate.name} "
+                                                       f"{candidate.version}")
+                found, metadata_bytes, source = _candidate(item, builds, client)
+                if found.name != name:
+                    raise RequirementError(
+                        f"`{requirement}` ({item.source}) names {requirement.name}, but that "
+                        f"reference holds {found.name} {found.version}",
+                        hint=f"the metadata of {candidate.name} is wrong: ask its "
+                        "maintainers, or override the requirement (`--override`)")
+                log.debug("Lookahead: %s %s needs %s from its URL", candidate.name,
+                          candidate.version, name)
+                urls[name] = str(requirement.url)
+                builds.direct[name] = (found, parse_core_metadata(metadata_bytes))
+                if source is not None:
+                    builds.direct_sources[name] = source
+            elif url_key(urls[name]) != url_key(str(requirement.url)):
+                continue
+            queue.append((name, wanted))
 
 
 def _prepare(items: list[SourcedRequirement], builds: BuildContext, client: HttpClient,
@@ -161,6 +221,7 @@ def _candidate(item: SourcedRequirement, builds: BuildContext, client: HttpClien
                 f"{builds.target.tags.describe()}")
     if source is not None:
         source.name = name
+    reference = replace(reference, requested=url)
     file = DistFile(filename, reference.url, "direct reference", dict(reference.hashes))
     candidate = Candidate(name, version, file, False, direct=reference)
     log.debug("Direct reference %s is %s %s", label, name, version)

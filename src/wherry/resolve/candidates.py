@@ -51,6 +51,9 @@ class DirectReference:
     requested_revision: str | None = None
     commit_id: str | None = None
     hashes: tuple[tuple[str, str], ...] = ()
+    # The URL as the requirement wrote it (revision, fragment and all): a dependency's
+    # own `name @ URL` must name the same reference (resolve/url_dependencies.py).
+    requested: str = ""
 
     @property
     def is_wheel(self) -> bool:

@@ -25,6 +25,7 @@ from wherry.output import log
 from wherry.resolve.candidates import Candidate, ProjectVersions
 from wherry.resolve.metadata import CoreMetadata
 from wherry.resolve.ranges import PubGrubRange
+from wherry.resolve.url_dependencies import RootUrls, check_url_dependency
 
 PYTHON = "Python"
 
@@ -139,6 +140,10 @@ class ProviderConfig:
     # Universal resolution: sees every version chosen (it may split the Python range so
     # that newer Pythons get newer versions, uv's `requires-python` fork strategy).
     on_choice: Callable[[str, Any, Version], None] | None = None
+    # The URLs a dependency's `x @ URL` may name (the request's, and those of direct
+    # references' own URL dependencies): any other fails the resolution instead of being
+    # taken from the index by name (url_dependencies.py).
+    root_urls: RootUrls = field(default_factory=RootUrls)
 
 
 def dependency_requirements(
@@ -336,6 +341,9 @@ class WherryProvider(BaseProvider[str, Version]):
         on_edge = self.config.on_edge
         for dep_name, written, effective in dependency_requirements(
                 self.config, metadata, extra):
+            if effective.url:
+                check_url_dependency(self.config.root_urls, name, version, dep_name,
+                                     effective)
             if on_edge is not None:
                 on_edge(package, version, effective, written.marker)
             self._add_dependency(result, package, name, dep_name, effective)

@@ -42,6 +42,7 @@ from wherry.resolve.provider import (
 )
 from wherry.resolve.ranges import PubGrubRange
 from wherry.resolve.report import hints_for
+from wherry.resolve.url_dependencies import RootUrls
 
 
 @dataclass
@@ -118,6 +119,12 @@ def resolve(
         no_deps=no_deps, prerelease=prerelease, resolution=resolution,
         preferences=dict(preferences or {}), excludes=frozenset(excludes),
         marker_possible=marker_possible, on_edge=on_edge, on_choice=on_choice,
+        root_urls=RootUrls.of([
+            *((item.requirement.name, item.requirement.url)
+              for items in (requirements, constraints, overrides) for item in items
+              if item.requirement.url and applies(item.requirement.marker)),
+            *((name, candidate.direct.requested) for name, (candidate, _m)
+              in (direct or {}).items() if candidate.direct is not None)]),
     )
     for item in overrides:
         requirement = item.requirement
