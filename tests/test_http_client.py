@@ -426,7 +426,7 @@ def test_the_system_store_is_read_lazily_only_when_its_directory_matches_its_fil
     import ssl
     from types import SimpleNamespace
 
-    from wherry.http.client import _lazy_system_store
+    from wherry.http.tls import _lazy_system_store
 
     certificate = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     bundle = tmp_path / "ca-certificates.crt"

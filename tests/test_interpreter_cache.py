@@ -262,3 +262,25 @@ def test_colliding_key_never_answers_for_another_interpreter(
     shutil.copy(entry, cache.bucket("interpreters") / f"{name}.json")
     assert counter.probes(python_of(second), cache) == 1
     assert query_interpreter(python_of(second), cache).prefix == str(second)
+
+
+def test_work_given_to_while_probing_runs_once_and_only_while_probing(
+        tmp_path: Path, venv: Path) -> None:
+    from wherry.python.info import while_probing
+
+    seen: list[str] = []
+
+    def work() -> None:
+        seen.append("ran")
+        raise RuntimeError("a failing piece of work never fails the probe")
+
+    cache = Cache.at(tmp_path / "cache")
+    with while_probing(work):
+        info = query_interpreter(python_of(venv), cache)
+        query_interpreter(python_of(venv), Cache.at(tmp_path / "other"))  # probes again
+    assert seen == ["ran"] and info.full_version
+    with while_probing(lambda: seen.append("cached")):
+        assert query_interpreter(python_of(venv), cache) == info  # answered by the cache
+    assert seen == ["ran"]
+    query_interpreter(python_of(venv), Cache.at(tmp_path / "third"))  # outside the block
+    assert seen == ["ran"]

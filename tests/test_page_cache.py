@@ -126,6 +126,52 @@ def test_no_freshness_and_no_validators_refetches_every_time(policy: Policy) -> 
     assert not any(k.startswith("if-") for sent in policy.client.sent for k in sent)
 
 
+@pytest.mark.parametrize("stored_headers", [None, {}, {"x-cache-status": "BYPASS"}])
+@pytest.mark.parametrize("status,headers", [
+    (200, {}),
+    (404, {}),
+    (200, {"connection": "keep-alive", "transfer-encoding": "chunked", "x-served-by": "a"}),
+    (200, {"cache-control": "no-store"}),
+    (200, {"cache-control": "max-age=60"}),
+    (200, {"etag": '"v2"'}),
+    (200, {"last-modified": "Mon, 01 Jan 2024 00:00:00 GMT"}),
+    (200, {"vary": "Accept"}),
+    (200, {"pragma": "no-cache"}),
+])
+def test_short_path_decides_as_hishel_does(
+    monkeypatch: pytest.MonkeyPatch, stored_headers: dict[str, str] | None, status: int,
+    headers: dict[str, str],
+) -> None:
+    """`cached_get` answers inert entries and responses without hishel; every outcome
+    (request sent, policy stored, flags) must be the one hishel's states give."""
+    import wherry.http.cache_policy as cache_policy
+
+    def run(short: bool) -> tuple[CachedGet, list[dict[str, str]]]:
+        if not short:  # every request through hishel's states, as before the short path
+            monkeypatch.setattr(cache_policy, "_inert", lambda headers: False)
+        clock = Clock()
+        client = Scripted(clock)
+        client.queue.append((status, dict(headers)))
+        stored = None
+        if stored_headers is not None:
+            stored = CachePolicy.from_response(URL, 200, stored_headers, {"accept": "json"},
+                                               T0 - 10, T0 - 10)
+        result = cached_get(cast(HttpClient, client), URL, headers={"Accept": "json"},
+                            stored=stored, allow_status=(200, 404), clock=clock)
+        monkeypatch.undo()
+        return result, client.sent
+
+    short, sent_short = run(True)
+    slow, sent_slow = run(False)
+    assert sent_short == sent_slow and len(sent_short) == 1
+    assert (short.fresh, short.not_modified, short.revalidated) == (
+        slow.fresh, slow.not_modified, slow.revalidated)
+    assert (short.response is None) == (slow.response is None)
+    assert (short.policy is None) == (slow.policy is None)
+    if short.policy is not None and slow.policy is not None:
+        assert msgspec.to_builtins(short.policy) == msgspec.to_builtins(slow.policy)
+
+
 def test_last_modified_only_is_fresh_for_uvs_ten_minutes(policy: Policy) -> None:
     # hishel alone would give a page modified a year ago a week (10 % of its age).
     modified = formatdate(T0 - 365 * 86400, usegmt=True)

@@ -26,13 +26,19 @@ from packaging.utils import (
 from packaging.version import Version
 
 from wherry.cache.layout import Cache
-from wherry.commands.install import InstallOptions, gather_requirements, index_settings
+from wherry.commands.install import (
+    InstallOptions,
+    gather_requirements,
+    index_settings,
+    preload_resolution,
+    prepare_tls,
+)
 from wherry.errors import UsageError
 from wherry.http.client import HttpClient
 from wherry.index.models import DistFile
 from wherry.index.sources import IndexSources
 from wherry.output import Printer, log, timed
-from wherry.python.info import InterpreterInfo
+from wherry.python.info import InterpreterInfo, while_probing
 from wherry.requirements.parse import RequirementsSpec, SourcedRequirement
 from wherry.resolve.candidates import Candidate
 from wherry.resolve.compile_output import (
@@ -110,7 +116,9 @@ def compile_requirements(options: CompileOptions, cache: Cache, printer: Printer
     if not options.requirement_files:
         raise UsageError("no input files given",
                          hint="name requirement files: `wherry pip compile requirements.in`")
-    env = _interpreter(options, cache)
+    prepare_tls(options)
+    with while_probing(preload_resolution):
+        env = _interpreter(options, cache)
     spec = gather_requirements(options)
     settings = index_settings(options, spec)
     preferences = existing_pins(options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from wherry.build.builder import BuildOptions
+    from wherry.commands.session import IndexSession
     from wherry.requirements.parse import RequirementsSpec
     from wherry.resolve.candidates import BinaryPolicy
     from wherry.settings import IndexSettings
@@ -239,24 +241,117 @@ def install(options: InstallOptions, cache: Cache, printer: Printer,
     `on_audited` is told the environment when there was nothing to do and the no-op
     verdict for this request is stored (the command replay records from it)."""
     start = time.perf_counter()
-    env = prepare_environment(options, cache)
-    from wherry.commands import noop
+    prepare_tls(options)
+    from wherry.python.info import while_probing
 
-    # The stored verdicts know nothing of `-e` projects, which are always reinstalled.
-    audited = None if options.editables else noop.check(options, env, cache)
-    if audited is not None:
-        printer.summary(timed("Audited", audited, start))
-        if on_audited is not None:
-            on_audited(env)
-        return []
-    spec = gather_requirements(options)
-    if not spec.requirements:
-        raise RequirementError(
-            "no requirements given", hint="name packages to install, or pass `-r FILE`"
-        )
-    settings = index_settings(options, spec)
-    return install_into(env, spec, settings, cache, printer, options, start=start,
-                        on_audited=on_audited)
+    early = EarlyStart(options, cache)
+    try:
+        with while_probing(early.begin):
+            env = prepare_environment(options, cache)
+        from wherry.commands import noop
+
+        # The stored verdicts know nothing of `-e` projects, which are always reinstalled.
+        audited = None if options.editables else noop.check(options, env, cache)
+        if audited is not None:
+            printer.summary(timed("Audited", audited, start))
+            if on_audited is not None:
+                on_audited(env)
+            return []
+        spec = early.spec if early.spec is not None else gather_requirements(options)
+        if not spec.requirements:
+            raise RequirementError(
+                "no requirements given", hint="name packages to install, or pass `-r FILE`"
+            )
+        settings = early.settings if early.settings is not None else (
+            index_settings(options, spec))
+        session, early.session = early.session, None
+    finally:
+        early.close()
+    try:
+        return install_into(env, spec, settings, cache, printer, options, start=start,
+                            on_audited=on_audited, session=session)
+    except BaseException:
+        if session is not None:  # closing twice is harmless
+            session.close()
+        raise
+
+
+class EarlyStart:
+    """What a resolving command can begin while its interpreter is probed: read the
+    requirements, open the index session, send the requests for the pages it is sure to
+    read, and import the resolver (`preload_resolution`).
+
+    Why: a probe (a new or changed interpreter: every fresh virtual environment) is a
+    20-40 ms subprocess, and the pages of the requested packages do not depend on its
+    answer: only a requirement with a marker does, and those wait. A page requested for
+    a package that turns out to be installed already is a wasted request, never a
+    different answer. Nothing here runs when the interpreter's answer is cached (the
+    no-op path). Failures are left for the normal path to meet and report.
+    """
+
+    def __init__(self, options: InstallOptions, cache: Cache) -> None:
+        self.options = options
+        self.cache = cache
+        self.spec: RequirementsSpec | None = None
+        self.settings: IndexSettings | None = None
+        self.session: IndexSession | None = None
+
+    def begin(self) -> None:
+        try:
+            with contextlib.suppress(Exception):  # met again, and reported, later
+                self._request()
+        finally:
+            preload_resolution()
+
+    def _request(self) -> None:
+        if not self.options.editables:
+            spec = gather_requirements(self.options)
+            settings = index_settings(self.options, spec)
+            self.spec, self.settings = spec, settings
+            from wherry.commands.session import IndexSession, certain_lookups
+
+            self.session = IndexSession.open(settings, self.cache, self.options.network)
+            self.session.head_start(certain_lookups(spec, None))
+
+    def close(self) -> None:
+        """Close the session unless it was handed on (set to None by the taker)."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
+def preload_resolution() -> None:
+    """Import what a resolving command needs once its environment is known: the
+    resolver, the index layer, the install pipeline and urllib3 (together 80-120 ms of
+    CPU). Run while an interpreter probe runs (`python.info.while_probing`), so those
+    imports fill a wait instead of competing with the threads reading the first answers
+    (every 16 KB read of a response needs the GIL back)."""
+    import urllib3  # noqa: F401  (what the HTTP client imports on its first request)
+
+    import wherry.commands.build_env
+    import wherry.commands.hashes
+    import wherry.commands.pipeline
+    import wherry.http.dns  # noqa: F401
+
+
+def prepare_tls(options: InstallOptions) -> None:
+    """Have the TLS context built in the background while the environment is examined,
+    when the command line's and configuration's index locations include HTTPS (the
+    requirements files' own `--index-url` lines are not read for this: a guess costs at
+    most a context built for nothing, on the other core). See `http/tls.prepare_tls`."""
+    if options.network.offline or options.no_index:
+        return
+    from wherry.http.tls import prepare_tls as start
+
+    def locations() -> list[str]:
+        from wherry.settings import resolve_index_settings
+
+        settings = resolve_index_settings(
+            cli_index_url=options.index_url, cli_extra_index_urls=options.extra_index_urls,
+            cli_find_links=options.find_links, cli_no_index=options.no_index)
+        return [*settings.index_urls, *settings.find_links]
+
+    start(options.network.cert, locations)
 
 
 def index_settings(options: InstallOptions, spec: RequirementsSpec) -> IndexSettings:
@@ -287,6 +382,7 @@ def install_into(
     *,
     start: float,
     on_audited: Callable[[InterpreterInfo], None] | None = None,
+    session: IndexSession | None = None,
 ) -> list[Change]:
     from wherry.commands import noop
     from wherry.commands.session import IndexSession, certain_lookups
@@ -305,13 +401,16 @@ def install_into(
 
         closure = satisfied_closure(spec.requirements, spec.constraints, installed, target.markers)
         if closure is not None:
+            if session is not None:
+                session.close()
             noop.record(options, env, cache, spec, dirs, closure)
             count = len(closure)
             printer.summary(timed("Audited", count, start))
             if on_audited is not None:
                 on_audited(env)
             return []
-    session = IndexSession.open(settings, cache, options.network)
+    if session is None:
+        session = IndexSession.open(settings, cache, options.network)
     try:
         session.head_start(missing)
         from wherry.commands.build_env import BuildContext

@@ -62,14 +62,16 @@ class IndexSession:
 
 def certain_lookups(
     spec: RequirementsSpec,
-    markers: Mapping[str, str],
+    markers: Mapping[str, str] | None,
     installed: Iterable[str] = (),
     upgrades: Callable[[str], bool] = lambda name: False,
 ) -> list[str]:
     """The names whose project pages a resolution of `spec` is sure to read: requested by
     name (not a URL or path), for this target (the marker holds), not excluded, and not
     answerable from the environment (`installed` canonical names, unless `upgrades(name)`
-    lets the resolver move it). Evaluating a marker is cheap next to a wasted request."""
+    lets the resolver move it). Evaluating a marker is cheap next to a wasted request.
+    With `markers` None (the target is not known yet) requirements with a marker are
+    left out."""
     have = set(installed)
     excluded = set(spec.excludes)  # canonical names (requirements/gather.py)
     names: list[str] = []
@@ -80,8 +82,8 @@ def certain_lookups(
         name = item.name
         if name in excluded or name in names or (name in have and not upgrades(name)):
             continue
-        if requirement.marker is not None and not requirement.marker.evaluate(
-            {**markers, "extra": ""}
+        if requirement.marker is not None and (
+            markers is None or not requirement.marker.evaluate({**markers, "extra": ""})
         ):
             continue
         names.append(name)

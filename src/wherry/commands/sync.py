@@ -18,11 +18,13 @@ from wherry.commands.install import (
     InstallOptions,
     gather_requirements,
     index_settings,
+    preload_resolution,
     prepare_environment,
+    prepare_tls,
 )
 from wherry.errors import RequirementError
 from wherry.output import Printer, timed
-from wherry.python.info import InterpreterInfo
+from wherry.python.info import InterpreterInfo, while_probing
 
 TYPE_CHECKING = False
 
@@ -73,7 +75,9 @@ def retained_seed_packages(env: InterpreterInfo) -> set[str]:
 def sync(options: SyncOptions, cache: Cache, printer: Printer) -> list[Change]:
     """Make the target environment match the requirements files exactly."""
     start = time.perf_counter()
-    env = prepare_environment(options, cache)
+    prepare_tls(options)
+    with while_probing(preload_resolution):
+        env = prepare_environment(options, cache)
     spec = gather_requirements(options)
     if not spec.requirements and not options.allow_empty_requirements:
         files = ", ".join(f"`{p}`" for p in options.requirement_files)

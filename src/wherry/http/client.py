@@ -40,6 +40,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from wherry import __version__
 from wherry.errors import HashMismatch, IndexError_, NetworkError, UsageError
 from wherry.http.auth import Authenticator, split_userinfo
+from wherry.http.tls import insecure_context, verifying_context
 from wherry.http.urls import redact_url
 from wherry.output import log, trace
 
@@ -260,7 +261,7 @@ class HttpClient:
         options: dict[str, Any] = {"num_pools": 32, "maxsize": max(self.max_workers, 1),
                                    "block": False}
         if tls == "insecure":
-            options["ssl_context"] = _insecure_context()
+            options["ssl_context"] = insecure_context()
             _silence_insecure_warnings()
         elif tls == "verify":
             options["ssl_context"] = self._ssl_context()
@@ -319,12 +320,7 @@ class HttpClient:
         return proxy if "://" in proxy else f"http://{proxy}"
 
     def _ssl_context(self) -> ssl.SSLContext:
-        """The verifying context: `--cert`, else `SSL_CERT_FILE`/`SSL_CERT_DIR`, else the
-        system store; built once per process for each source (it costs 30-50 ms)."""
-        cafile = self.cert or os.environ.get("SSL_CERT_FILE") or None
-        capath = None if self.cert else (os.environ.get("SSL_CERT_DIR") or None)
-        source = "--cert" if self.cert else "SSL_CERT_FILE/SSL_CERT_DIR"
-        return _verifying_context(cafile, capath, source)
+        return verifying_context(self.cert)
 
     # -- thread pool ---------------------------------------------------------------------
 
@@ -787,75 +783,6 @@ def parse_insecure_hosts(values: Iterable[str]) -> tuple[tuple[str, int | None],
 def _host_matches(hosts: Iterable[tuple[str, int | None]], host: str, port: int | None,
                   ) -> bool:
     return any(h == host and (p is None or p == port) for h, p in hosts)
-
-
-_contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
-_insecure: list[ssl.SSLContext] = []
-_contexts_lock = threading.Lock()
-
-
-def _verifying_context(cafile: str | None, capath: str | None, source: str) -> ssl.SSLContext:
-    """One verifying context per CA source for the whole process."""
-    key = (cafile, capath)
-    with _contexts_lock:
-        context = _contexts.get(key)
-        if context is not None:
-            return context
-        import ssl
-
-        started = time.perf_counter()
-        try:
-            if cafile or capath:
-                context = ssl.create_default_context(cafile=cafile, capath=capath)
-            else:
-                system_dir = _lazy_system_store()
-                context = (ssl.create_default_context(capath=system_dir) if system_dir
-                           else ssl.create_default_context())
-        except (OSError, ssl.SSLError) as exc:
-            raise NetworkError(f"Cannot load CA certificates from {cafile or capath}: {exc}",
-                               hint=f"check the file named by {source}") from None
-        trace("Built TLS context in %.1f ms", (time.perf_counter() - started) * 1000)
-        _contexts[key] = context
-        return context
-
-
-def _lazy_system_store() -> str | None:
-    """The system's hashed CA directory, when it holds the same certificates as the
-    system's CA file, else None (then the default store is loaded as usual).
-
-    Why: the default store parses every certificate of the CA file up front (~140 of
-    them, 20 ms of CPU on the first connection of every run), whereas a hashed
-    directory (`c_rehash`/`update-ca-certificates` links named by subject hash) is read
-    lazily: OpenSSL opens only the certificate a server's chain needs. Both are made from
-    the same sources on the distributions that have both; the count of certificates in
-    the file and of hash links in the directory must agree, or the file is used."""
-    import ssl
-
-    paths = ssl.get_default_verify_paths()
-    directory, bundle = paths.capath, paths.cafile
-    if not directory or not bundle:
-        return None
-    try:
-        with open(bundle, "rb") as handle:
-            in_bundle = handle.read().count(b"-----BEGIN CERTIFICATE-----")
-        links = sum(1 for name in os.listdir(directory)
-                    if len(name) == 10 and name[8] == "." and name[9].isdigit())
-    except OSError:
-        return None
-    return directory if in_bundle and links == in_bundle else None
-
-
-def _insecure_context() -> ssl.SSLContext:
-    """The process's one context that checks neither certificates nor host names."""
-    with _contexts_lock:
-        if not _insecure:
-            import ssl
-
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            _insecure.append(context)
-        return _insecure[0]
 
 
 def _silence_insecure_warnings() -> None:

@@ -16,6 +16,8 @@ The entry holds validators:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import os
 import time
@@ -30,6 +32,7 @@ from wherry.python.validators import still_valid, validators_of
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from typing import Any
 
 PROBE_VERSION = 2
@@ -145,17 +148,48 @@ class InterpreterInfo:
         return dict(self.raw["manylinux"])
 
 
+#: Work to do in the probing thread while a probe runs (see `while_probing`).
+_meanwhile: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+    "wherry_probe_meanwhile", default=None)
+
+
+@contextlib.contextmanager
+def while_probing(work: Callable[[], None]) -> Iterator[None]:
+    """Within the block, the first interpreter probe runs `work` while it waits.
+
+    Why: a probe is a subprocess of 20-40 ms during which the caller only waits, and a
+    command about to resolve has tens of milliseconds of imports ahead of it that
+    cannot start earlier without slowing the no-op path (which never probes when the
+    cache holds). Scoped to the block (a context variable, not a setting), run at most
+    once, and never when every answer comes from the cache. Errors in `work` are
+    ignored: whatever it prepared is prepared again, and fails loudly, where it is used.
+    """
+    token = _meanwhile.set([work])
+    try:
+        yield
+    finally:
+        _meanwhile.reset(token)
+
+
+def _run_meanwhile() -> None:
+    pending = _meanwhile.get()
+    while pending:
+        work = pending.pop()
+        with contextlib.suppress(Exception):
+            work()
+
+
 def _run_probe(executable: str) -> dict[str, Any]:
     import subprocess
 
     source = (Path(__file__).with_name("probe.py")).read_text()
     code = "import sys\nif sys.path and sys.path[0] in ('', '.'): del sys.path[0]\n" + source
     try:
-        proc = subprocess.run(
+        process = subprocess.Popen(
             [executable, "-B", "-c", code],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=60,
             env={k: v for k, v in os.environ.items() if k != "PYTHONSTARTUP"},
         )
     except OSError as exc:
@@ -163,18 +197,27 @@ def _run_probe(executable: str) -> dict[str, Any]:
             f"could not run the Python interpreter at {executable}: {exc.strerror or exc}",
             hint="check that the file exists and is an executable Python 3.8 or newer",
         ) from None
-    except subprocess.TimeoutExpired:
-        raise InterpreterProbeError(
-            f"the Python interpreter at {executable} did not answer within 60 seconds"
-        ) from None
-    if proc.returncode != 0:
-        detail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+    with process:
+        try:
+            _run_meanwhile()
+            stdout, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise InterpreterProbeError(
+                f"the Python interpreter at {executable} did not answer within 60 seconds"
+            ) from None
+        except BaseException:
+            process.kill()
+            raise
+    if process.returncode != 0:
+        detail = stderr.strip().splitlines()[-1:] or ["no output"]
         raise InterpreterProbeError(
             f"querying the Python interpreter at {executable} failed: {detail[0]}",
             hint="wherry supports CPython 3.8 and newer",
         )
     try:
-        data = json.loads(proc.stdout)
+        data = json.loads(stdout)
     except ValueError:
         raise InterpreterProbeError(
             f"the Python interpreter at {executable} printed something wherry cannot read"
