@@ -252,6 +252,32 @@ def test_broken_entry_is_rebuilt(
     assert (archive / "demo" / "__init__.py").read_bytes() == b"VALUE = 1\n"
 
 
+def test_an_entry_another_process_completes_meanwhile_is_kept(
+    tmp_path: Path, cache: Cache, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Between the marker check and the existence check, another process may rename
+    its complete entry into place: that entry is used, never taken for a broken one
+    (it was deleted under the other process, whose install then failed)."""
+    wheel = make_wheel(tmp_path / "w")
+    entry = unpack_wheel(wheel, cache)
+    (entry / "sentinel").write_text("theirs")
+    elsewhere = tmp_path / "theirs"
+    os.rename(entry, elsewhere)
+    real_lexists = os.path.lexists
+
+    def lexists(path: Any) -> bool:
+        if Path(path) == entry and not real_lexists(entry):
+            os.rename(elsewhere, entry)  # the other process's rename lands now
+        return real_lexists(path)
+
+    monkeypatch.setattr(os.path, "lexists", lexists)
+    assert unpack_wheel(wheel, cache) == entry
+    monkeypatch.undo()
+    assert (entry / "sentinel").read_text() == "theirs"
+    assert "Broken cache entry" not in capsys.readouterr().err
+
+
 def _member(name: str, mode: int = stat.S_IFREG | 0o644) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
     info.external_attr = mode << 16

@@ -305,6 +305,10 @@ class EarlyStart:
 
     def _request(self) -> None:
         if not self.options.editables:
+            if self.options.network.exclude_newer is not None:
+                from wherry.resolve.candidates import parse_exclude_newer
+
+                parse_exclude_newer(self.options.network.exclude_newer)  # a usage error
             spec = gather_requirements(self.options)
             settings = index_settings(self.options, spec)
             self.spec, self.settings = spec, settings

@@ -297,6 +297,10 @@ def unpack_wheel(
         trace("Unpacked wheel found in cache for %s", wheel.name)
         return target
     if os.path.lexists(target):
+        # Another process may have renamed its entry into place since the check above.
+        # Entries arrive whole (marker inside): only one still without it is broken.
+        if (target / MARKER).is_file():
+            return target
         log.warning("Broken cache entry for %s at %s; removing it", wheel.name, target)
         _remove_entry(cache, target)
     start = time.perf_counter()
