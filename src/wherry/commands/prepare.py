@@ -9,13 +9,10 @@ the `wheels` bucket, keyed by URL and, for local files, by size and mtime.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import os
 import shutil
-import threading
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,9 +21,11 @@ from urllib.parse import unquote, urlsplit
 from wherry.cache.entry import file_sha256, write_atomic
 from wherry.cache.layout import Cache
 from wherry.errors import BuildError
-from wherry.http.client import HttpClient
+from wherry.http.client import DownloadSink, HttpClient
 from wherry.index.models import DistFile
-from wherry.install.unpack import archive_path, init_worker, unpack_in_worker, unpack_wheel
+from wherry.install import unpack_worker
+from wherry.install.stream_unpack import StreamUnpacker, StreamUnsupported
+from wherry.install.unpack import archive_path, unpack_wheel
 from wherry.output import log, trace
 from wherry.resolve.candidates import Candidate
 
@@ -60,32 +59,9 @@ def cached_archive(file: DistFile, cache: Cache) -> Path | None:
 
 # Wheels at least this big are unpacked in worker processes: unzipping and hashing
 # thousands of members is CPU work that threads cannot spread over cores (the GIL).
-# Spawning the workers costs ~100 ms, so the pool is started as soon as such a wheel's
-# download starts (the index lists sizes), and the start-up overlaps the download.
+# Spawning a worker costs ~100 ms, so one is started as soon as such a wheel's download
+# starts (the index lists sizes), and the start-up overlaps the download.
 _PROCESS_THRESHOLD = 1024 * 1024
-_pool_lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
-
-
-def _unpack_pool() -> ProcessPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            import multiprocessing
-
-            # spawn, not fork: the parent has download threads holding locks.
-            context = multiprocessing.get_context("spawn")
-            _pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context,
-                                        initializer=init_worker, initargs=(log.level,))
-            atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
-        return _pool
-
-
-def _unpack(wheel: Path, cache: Cache, sha256: str) -> Path:
-    if wheel.stat().st_size >= _PROCESS_THRESHOLD:
-        future = _unpack_pool().submit(unpack_in_worker, str(wheel), str(cache.root), sha256)
-        return Path(future.result())
-    return unpack_wheel(wheel, cache, sha256=sha256, verified=True)
 
 
 def downloaded_sha256(candidate: Candidate, cache: Cache) -> str | None:
@@ -103,21 +79,39 @@ def downloaded_sha256(candidate: Candidate, cache: Cache) -> str | None:
 
 
 def prepare_wheel(file: DistFile, cache: Cache, client: HttpClient) -> Path:
-    """The unpacked archive for `file`: from the cache, or downloaded, verified and unpacked."""
+    """The unpacked archive for `file`: from the cache, or downloaded, verified and unpacked.
+
+    The wheel is unpacked while it downloads (install/stream_unpack.py), in a worker
+    process when it is big; a wheel the streaming reader cannot read with certainty is
+    downloaded whole and unpacked from the file instead."""
     found = cached_archive(file, cache)
     if found is not None:
         trace("Found cached archive for %s", file.filename)
         return found
-    if file.size is not None and file.size >= _PROCESS_THRESHOLD:
-        _unpack_pool().submit(os.getpid)  # start the workers now, not after the download
-    work = cache.tempdir(prefix="download-")
+    big = file.size is not None and file.size >= _PROCESS_THRESHOLD
+    if big:
+        unpack_worker.prestart()
+
+    def open_sink() -> DownloadSink[Path]:
+        sink = unpack_worker.WorkerSink.open(file.filename, cache) if big else None
+        if sink is not None:
+            log.debug("Unpacking %s in a worker process while it downloads", file.filename)
+            return sink
+        return StreamUnpacker(file.filename, cache)
+
+    log.debug("Downloading %s", file.filename)
     try:
-        target = work / file.filename
-        log.debug("Downloading %s", file.filename)
-        sha256 = client.download(file.url, target, hashes=file.hashes)
-        archive = _unpack(target, cache, sha256)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        sha256, archive = client.stream(file.url, open_sink, hashes=file.hashes)
+    except StreamUnsupported as why:
+        log.debug("Cannot unpack %s while downloading it (%s); downloading it whole",
+                  file.filename, why)
+        work = cache.tempdir(prefix="download-")
+        try:
+            target = work / file.filename
+            sha256 = client.download(file.url, target, hashes=file.hashes)
+            archive = unpack_wheel(target, cache, sha256=sha256, verified=True)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     if "sha256" not in file.hashes:
         write_atomic(_pointer_path(file, cache), json.dumps({"sha256": sha256}).encode())
     return archive

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from wherry import __version__
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 USER_AGENT = f"wherry/{__version__}"
 RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
@@ -594,10 +595,23 @@ class HttpClient:
         """
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if url.startswith("file:"):
-            return self._download_file(url, dest, hashes)
+        sha256, _ = self.stream(url, lambda: _FileSink(dest), hashes=hashes)
+        return sha256
 
-        def attempt() -> tuple[str, dict[str, str]]:
+    def stream(self, url: str, open_sink: Callable[[], DownloadSink[R]], *,
+               hashes: Mapping[str, str]) -> tuple[str, R]:
+        """Pass the body of `url` through hashers and a sink in one pass; returns the
+        sha256 hex digest and what the sink's `finish` made of the bytes.
+
+        Every attempt (a broken body is retried) gets a new sink from `open_sink`, and the
+        failed one is aborted. The sink finishes only after every known algorithm in
+        `hashes` matched, so nothing it commits ever comes from wrong bytes; errors the
+        sink raises while fed end the download (nothing retried)."""
+        if url.startswith("file:"):
+            return self._stream_file(url, open_sink, hashes)
+        name = url.rsplit("/", 1)[-1].split("#", 1)[0]
+
+        def attempt() -> tuple[dict[str, str], DownloadSink[R]]:
             final, response = self._open("GET", url, {"Accept-Encoding": "identity"})
             if response.status in RETRY_STATUSES:
                 raise self._retry_status(final, response)
@@ -605,36 +619,47 @@ class HttpClient:
                 response.drain_conn()
                 response.release_conn()
                 raise HttpStatusError(final, response.status)
-            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
             hashers = _hashers(hashes)
+            sink = open_sink()
             try:
-                with os.fdopen(fd, "wb") as out:
-                    try:
-                        for chunk in response.stream(CHUNK, decode_content=True):
-                            for hasher in hashers.values():
-                                hasher.update(chunk)
-                            out.write(chunk)
-                    except Exception as exc:
-                        response.close()
-                        raise _Retry(final, f"broken response body ({_cause(exc)})") from None
-                    finally:
-                        response.release_conn()
-                return tmp, {name: h.hexdigest() for name, h in hashers.items()}
+                try:
+                    chunks = response.stream(CHUNK, decode_content=True)
+                    while True:
+                        try:
+                            chunk = next(chunks)
+                        except StopIteration:
+                            break
+                        except Exception as exc:
+                            raise _Retry(final, f"broken response body ({_cause(exc)})"
+                                         ) from None
+                        for hasher in hashers.values():
+                            hasher.update(chunk)
+                        sink.feed(chunk)
+                except BaseException:
+                    response.close()
+                    raise
+                finally:
+                    response.release_conn()
             except BaseException:
-                _unlink(tmp)
+                sink.abort()
                 raise
+            return {name: h.hexdigest() for name, h in hashers.items()}, sink
 
         started = time.perf_counter()
-        tmp, digests = self._retrying(url, attempt)
+        digests, sink = self._retrying(url, attempt)
+        result = self._finish(name, hashes, digests, sink)
+        log.debug("Downloaded %s in %.0f ms", redact(url), (time.perf_counter() - started) * 1000)
+        return digests["sha256"], result
+
+    @staticmethod
+    def _finish(filename: str, hashes: Mapping[str, str], digests: Mapping[str, str],
+                sink: DownloadSink[R]) -> R:
         try:
-            check_hashes(dest.name, hashes, digests)
-            os.replace(tmp, dest)
+            check_hashes(unquote(filename), hashes, digests)
         except BaseException:
-            _unlink(tmp)
+            sink.abort()
             raise
-        log.debug("Downloaded %s (%d bytes) in %.0f ms", redact(url), dest.stat().st_size,
-                  (time.perf_counter() - started) * 1000)
-        return digests["sha256"]
+        return sink.finish(digests["sha256"])
 
     # -- file:// -------------------------------------------------------------------------
 
@@ -672,28 +697,62 @@ class HttpClient:
         content_range = f"bytes {first}-{first + len(body) - 1}/{size}"
         return Response(url, 206, {"content-range": content_range}, body)
 
-    def _download_file(self, url: str, dest: Path, hashes: Mapping[str, str]) -> str:
+    def _stream_file(self, url: str, open_sink: Callable[[], DownloadSink[R]],
+                     hashes: Mapping[str, str]) -> tuple[str, R]:
         source = file_url_to_path(url)
         hashers = _hashers(hashes)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
         try:
-            with os.fdopen(fd, "wb") as out:
-                try:
-                    handle = source.open("rb")
-                except FileNotFoundError:
-                    raise HttpStatusError(url, 404, hint=f"{source} does not exist") from None
-                with handle:
-                    while chunk := handle.read(CHUNK):
-                        for hasher in hashers.values():
-                            hasher.update(chunk)
-                        out.write(chunk)
-            digests: dict[str, str] = {name: h.hexdigest() for name, h in hashers.items()}
-            check_hashes(dest.name, hashes, digests)
-            os.replace(tmp, dest)
+            handle = source.open("rb")
+        except FileNotFoundError:
+            raise HttpStatusError(url, 404, hint=f"{source} does not exist") from None
+        with handle:
+            sink = open_sink()
+            try:
+                while chunk := handle.read(CHUNK):
+                    for hasher in hashers.values():
+                        hasher.update(chunk)
+                    sink.feed(chunk)
+            except BaseException:
+                sink.abort()
+                raise
+        digests: dict[str, str] = {name: h.hexdigest() for name, h in hashers.items()}
+        return digests["sha256"], self._finish(source.name, hashes, digests, sink)
+
+
+class DownloadSink(Protocol[R_co]):
+    """Where `HttpClient.stream` puts a body: fed chunk by chunk, then either aborted
+    (a failed attempt, wrong hashes) or finished with the body's sha256."""
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def finish(self, sha256: str) -> R_co: ...
+
+
+class _FileSink:
+    """A body written to a temporary file beside `dest`, renamed into place at the end."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part",
+                                        dir=dest.parent)
+        self.out = os.fdopen(fd, "wb")
+
+    def feed(self, chunk: bytes) -> None:
+        self.out.write(chunk)
+
+    def abort(self) -> None:
+        self.out.close()
+        _unlink(self.tmp)
+
+    def finish(self, sha256: str) -> None:
+        try:
+            self.out.close()
+            os.replace(self.tmp, self.dest)
         except BaseException:
-            _unlink(tmp)
+            _unlink(self.tmp)
             raise
-        return digests["sha256"]
 
 
 def _tls_error(url: str, exc: BaseException) -> NetworkError:

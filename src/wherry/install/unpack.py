@@ -126,16 +126,21 @@ def check_members(wheel_name: str, infos: list[zipfile.ZipInfo]) -> list[zipfile
                 reason = "a duplicate name"
             (dir_keys if info.is_dir() else file_keys).add(key)
         if reason is not None:
-            raise WheelError(
-                f"{wheel_name} contains an unsafe member {name!r}: {reason}",
-                hint="the wheel was not installed; report this to the project's maintainers",
-            )
+            raise unsafe_member_error(wheel_name, name, reason)
         if not info.is_dir():
             files.append(info)
     return files
 
 
-def _record_index(rows: list[RecordRow]) -> dict[str, RecordRow]:
+def unsafe_member_error(wheel_name: str, name: str, reason: str) -> WheelError:
+    """The refusal of a wheel for one member (`unsafe_member_reason`'s `reason`)."""
+    return WheelError(
+        f"{wheel_name} contains an unsafe member {name!r}: {reason}",
+        hint="the wheel was not installed; report this to the project's maintainers",
+    )
+
+
+def record_index(rows: list[RecordRow]) -> dict[str, RecordRow]:
     index: dict[str, RecordRow] = {}
     for row in rows:
         index[row.path] = row
@@ -144,7 +149,7 @@ def _record_index(rows: list[RecordRow]) -> dict[str, RecordRow]:
     return index
 
 
-def _verify(
+def verify_member(
     wheel_name: str, name: str, row: RecordRow | None, data_digest: dict[str, bytes], size: int
 ) -> None:
     """Check one extracted member against its RECORD row."""
@@ -175,7 +180,7 @@ def _verify(
         )
 
 
-def _record_algorithm(wheel_name: str, row: RecordRow | None) -> str | None:
+def record_algorithm(wheel_name: str, row: RecordRow | None) -> str | None:
     if row is None:
         return None
     parsed = split_hash(row.hash)
@@ -204,14 +209,14 @@ def _extract(wheel: Path, zf: zipfile.ZipFile, target: Path) -> None:
     except UnicodeDecodeError:
         raise WheelError(f"{wheel_name}: {record_name} is not UTF-8") from None
     rows = parse_record(record_text)
-    index = _record_index(rows)
+    index = record_index(rows)
     made: set[str] = {str(target)}
     extracted: set[str] = set()
     root = str(target)
     for info in files:
         name = info.filename
         row = index.get(name) or index.get(posixpath.normpath(name))
-        algorithm = _record_algorithm(wheel_name, row)
+        algorithm = record_algorithm(wheel_name, row)
         destination = os.path.join(root, *name.split("/"))
         parent = os.path.dirname(destination)
         if parent not in made:
@@ -236,25 +241,57 @@ def _extract(wheel: Path, zf: zipfile.ZipFile, target: Path) -> None:
                         if digest is not None:
                             digest.update(chunk)
         digests = {algorithm: digest.digest()} if algorithm and digest is not None else {}
-        _verify(wheel_name, name, row, digests, size)
+        verify_member(wheel_name, name, row, digests, size)
         extracted.add(posixpath.normpath(name))
     for info in zf.infolist():
         if info.is_dir():
             os.makedirs(os.path.join(root, *info.filename.rstrip("/").split("/")), exist_ok=True)
+    drop_missing_rows(wheel_name, rows, extracted, root, record_name)
+
+
+def drop_missing_rows(wheel_name: str, rows: list[RecordRow], extracted: set[str], root: str,
+                      record_name: str) -> None:
+    """A RECORD naming files the wheel lacks: keep only what is really there, so the
+    installer (which trusts RECORD) never links a file that does not exist."""
     missing = [r for r in rows if posixpath.normpath(r.path) not in extracted
                and not r.path.endswith("/")]
-    if missing:
-        # A RECORD naming files the wheel lacks: keep only what is really there, so the
-        # installer (which trusts RECORD) never links a file that does not exist.
-        log.warning(
-            "%s: RECORD lists %d file(s) missing from the wheel (%s); ignoring them",
-            wheel_name, len(missing), missing[0].path,
-        )
-        kept = [r for r in rows if r not in missing]
-        record_path = os.path.join(root, *record_name.split("/"))
-        os.unlink(record_path)
-        with open(record_path, "wb") as handle:
-            handle.write(format_record(kept))
+    if not missing:
+        return
+    log.warning(
+        "%s: RECORD lists %d file(s) missing from the wheel (%s); ignoring them",
+        wheel_name, len(missing), missing[0].path,
+    )
+    kept = [r for r in rows if r not in missing]
+    record_path = os.path.join(root, *record_name.split("/"))
+    os.unlink(record_path)
+    with open(record_path, "wb") as handle:
+        handle.write(format_record(kept))
+
+
+def complete_entry(cache: Cache, sha256: str, wheel_name: str) -> Path | None:
+    """The complete entry for `sha256` if there is one; a broken one (no marker) is
+    removed, so that a new one can be renamed into its place."""
+    target = cache.bucket("archives") / sha256
+    if (target / MARKER).is_file():
+        trace("Unpacked wheel found in cache for %s", wheel_name)
+        return target
+    if os.path.lexists(target):
+        # Another process may have renamed its entry into place since the check above.
+        # Entries arrive whole (marker inside): only one still without it is broken.
+        if (target / MARKER).is_file():
+            return target
+        log.warning("Broken cache entry for %s at %s; removing it", wheel_name, target)
+        _remove_entry(cache, target)
+    return None
+
+
+def commit_entry(cache: Cache, temp: Path, sha256: str, wheel_name: str) -> Path:
+    """Mark the verified tree `temp` complete and rename it into `archives/<sha256>`
+    (another process's identical entry, if it got there first, is kept)."""
+    marker = {"wheel": wheel_name, "sha256": sha256, "unpacked": time.time()}
+    with open(temp / MARKER, "w", encoding="utf-8") as handle:
+        json.dump(marker, handle)
+    return persist_dir(temp, cache.bucket("archives") / sha256)
 
 
 def _remove_entry(cache: Cache, path: Path) -> None:
@@ -292,17 +329,9 @@ def unpack_wheel(
             f"hash mismatch for {wheel.name}",
             hint=f"expected sha256:{sha256.lower()}, got sha256:{digest}",
         )
-    target = cache.bucket("archives") / digest
-    if (target / MARKER).is_file():
-        trace("Unpacked wheel found in cache for %s", wheel.name)
+    target = complete_entry(cache, digest, wheel.name)
+    if target is not None:
         return target
-    if os.path.lexists(target):
-        # Another process may have renamed its entry into place since the check above.
-        # Entries arrive whole (marker inside): only one still without it is broken.
-        if (target / MARKER).is_file():
-            return target
-        log.warning("Broken cache entry for %s at %s; removing it", wheel.name, target)
-        _remove_entry(cache, target)
     start = time.perf_counter()
     temp = cache.tempdir(prefix="unzip-")
     try:
@@ -317,10 +346,7 @@ def unpack_wheel(
             raise WheelError(
                 f"cannot read {wheel.name}: {error}", hint=_TRUNCATED_HINT
             ) from error
-        marker = {"wheel": wheel.name, "sha256": digest, "unpacked": time.time()}
-        with open(temp / MARKER, "w", encoding="utf-8") as handle:
-            json.dump(marker, handle)
-        result = persist_dir(temp, target)
+        result = commit_entry(cache, temp, digest, wheel.name)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
@@ -328,15 +354,3 @@ def unpack_wheel(
         "Unpacked %s into the cache in %.0fms", wheel.name, (time.perf_counter() - start) * 1000
     )
     return result
-
-
-def init_worker(level: int) -> None:
-    """A worker process's set-up: the parent's log level."""
-    log.setLevel(level)
-
-
-def unpack_in_worker(wheel: str, cache_root: str, sha256: str) -> str:
-    """`unpack_wheel` of an already hashed wheel, as a worker process runs it (this
-    module imports little, so a spawned worker starts quickly)."""
-    return str(unpack_wheel(Path(wheel), Cache.at(Path(cache_root)), sha256=sha256,
-                            verified=True))
