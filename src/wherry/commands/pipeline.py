@@ -305,8 +305,13 @@ def execute_plan(
             hashes.check_downloaded(candidate, downloaded_sha256(candidate, cache))
         return result
 
+    # Biggest first: big wheels queue for the unpacking processes, and the longest jobs
+    # started first finish soonest overall.
+    order = sorted(range(len(plan.install)), key=lambda i: -(plan.install[i].wheel.size or 0))
     with printer.progress("Preparing", len(plan.install)) as bar:  # a bar on a terminal
-        prepared = client.map(lambda c: bar.done(prepare(c), c.name), plan.install)
+        done = client.map(lambda c: bar.done(prepare(c), c.name),
+                          [plan.install[i] for i in order])
+    prepared = [done[order.index(i)] for i in range(len(order))]
     if plan.install:
         printer.summary(timed("Prepared", len(plan.install), start))
     start = time.perf_counter()

@@ -57,10 +57,9 @@ def cached_archive(file: DistFile, cache: Cache) -> Path | None:
     return archive_path(cache, str(sha256))
 
 
-# Wheels at least this big are unpacked in worker processes: unzipping and hashing
-# thousands of members is CPU work that threads cannot spread over cores (the GIL).
-# Spawning a worker costs ~100 ms, so one is started as soon as such a wheel's download
-# starts (the index lists sizes), and the start-up overlaps the download.
+# Wheels at least this big (the index lists sizes) are unpacked in worker processes:
+# unzipping and hashing thousands of members is CPU work that threads cannot spread over
+# cores (the GIL). A worker's start-up (~100 ms) overlaps its first download.
 _PROCESS_THRESHOLD = 1024 * 1024
 
 
@@ -89,15 +88,15 @@ def prepare_wheel(file: DistFile, cache: Cache, client: HttpClient) -> Path:
         trace("Found cached archive for %s", file.filename)
         return found
     big = file.size is not None and file.size >= _PROCESS_THRESHOLD
-    if big:
-        unpack_worker.prestart()
+    reserved = [unpack_worker.reserve()] if big else []
 
     def open_sink() -> DownloadSink[Path]:
-        sink = unpack_worker.WorkerSink.open(file.filename, cache) if big else None
-        if sink is not None:
-            log.debug("Unpacking %s in a worker process while it downloads", file.filename)
-            return sink
-        return StreamUnpacker(file.filename, cache)
+        if not big:
+            return StreamUnpacker(file.filename, cache)
+        # The reserved worker for the first attempt; a retry waits for one again.
+        worker = reserved.pop() if reserved else unpack_worker.reserve()
+        log.debug("Unpacking %s in a worker process while it downloads", file.filename)
+        return unpack_worker.WorkerSink(worker, file.filename, cache)
 
     log.debug("Downloading %s", file.filename)
     try:
@@ -112,6 +111,9 @@ def prepare_wheel(file: DistFile, cache: Cache, client: HttpClient) -> Path:
             archive = unpack_wheel(target, cache, sha256=sha256, verified=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    finally:
+        if reserved:  # the request failed before a sink was needed
+            unpack_worker.release(reserved.pop())
     if "sha256" not in file.hashes:
         write_atomic(_pointer_path(file, cache), json.dumps({"sha256": sha256}).encode())
     return archive

@@ -5,8 +5,8 @@ over cores (the GIL), so big wheels are unpacked in other processes. The downloa
 keeps the socket and the hashers, and passes each chunk down a pipe to a worker running a
 `StreamUnpacker`: one pass, the download and the unpacking overlapped, no wheel file on
 disk. Workers are spawned (not forked: the parent has threads holding locks) on first
-need, one per core at most, and reused; with none free, the caller unpacks in its own
-thread instead.
+need, one per core at most, and reused; with all busy, the next big wheel waits for one
+before its download starts (unpacking, not the network, is what limits a cold install).
 
 The protocol on a worker's pipe, per wheel: a `("start", wheel name, cache root)` message;
 the chunks, as byte messages; an empty byte message; then `("end", sha256)` or
@@ -101,63 +101,59 @@ class _Worker:
 
 
 class _Workers:
-    """The pool: idle workers and a limit."""
+    """The pool: idle workers, a limit, and a condition to wait for one on."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._idle: list[_Worker] = []
         self._count = 0
         self._limit = os.cpu_count() or 1
         self._atexit = False
 
-    def prestart(self) -> None:
-        """Start a worker now, if the pool may grow, so its start-up overlaps the
-        download it will serve."""
+    def acquire(self) -> _Worker:
+        """An idle worker, a new one while under the limit, else the next one freed."""
         with self._lock:
-            if self._idle or self._count >= self._limit:
-                return
-        worker = self._spawn()
-        if worker is not None:
-            self.release(worker)
-
-    def acquire(self) -> _Worker | None:
-        with self._lock:
-            if self._idle:
+            while not self._idle:
+                if self._count < self._limit:
+                    self._count += 1
+                    break
+                self._lock.wait()
+            else:
                 return self._idle.pop()
-        return self._spawn()
-
-    def release(self, worker: _Worker) -> None:
-        with self._lock:
-            self._idle.append(worker)
-
-    def discard(self, worker: _Worker) -> None:
-        with self._lock:
-            self._count -= 1
-        worker.conn.close()
-        if worker.process.is_alive():
-            worker.process.terminate()
-
-    def _spawn(self) -> _Worker | None:
-        with self._lock:
-            if self._count >= self._limit:
-                return None
-            self._count += 1
             if not self._atexit:
                 atexit.register(self.close)
                 self._atexit = True
         try:
-            import multiprocessing
-
-            context = multiprocessing.get_context("spawn")
-            parent, child = context.Pipe()
-            process = context.Process(target=_serve, args=(child, log.level), daemon=True,
-                                      name="wherry-unpack")
-            process.start()
-            child.close()
+            return self._spawn()
         except BaseException:
             with self._lock:
                 self._count -= 1
+                self._lock.notify()
             raise
+
+    def release(self, worker: _Worker) -> None:
+        with self._lock:
+            self._idle.append(worker)
+            self._lock.notify()
+
+    def discard(self, worker: _Worker) -> None:
+        with self._lock:
+            self._count -= 1
+            self._lock.notify()
+        worker.conn.close()
+        if worker.process.is_alive():
+            worker.process.terminate()
+
+    @staticmethod
+    def _spawn() -> _Worker:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        process = context.Process(target=_serve, args=(child, log.level), daemon=True,
+                                  name="wherry-unpack")
+        process.start()
+        child.close()
         return _Worker(process, parent)
 
     def close(self) -> None:
@@ -171,9 +167,15 @@ class _Workers:
 _workers = _Workers()
 
 
-def prestart() -> None:
-    """Start a worker ahead of a big download (see `_Workers.prestart`)."""
-    _workers.prestart()
+def reserve() -> _Worker:
+    """A worker of one's own (waiting for one to be free when all are busy): taken
+    before a download starts, so no connection sits idle waiting for a worker."""
+    return _workers.acquire()
+
+
+def release(worker: _Worker) -> None:
+    """Give back a reserved worker that was not used."""
+    _workers.release(worker)
 
 
 class WorkerSink:
@@ -184,12 +186,6 @@ class WorkerSink:
         self._worker: _Worker | None = worker
         self._answer: tuple[str, ...] | None = None
         self._send(("start", wheel_name, str(cache.root)))
-
-    @classmethod
-    def open(cls, wheel_name: str, cache: Cache) -> WorkerSink | None:
-        """A sink with a worker of its own, or None when every worker is busy."""
-        worker = _workers.acquire()
-        return None if worker is None else cls(worker, wheel_name, cache)
 
     def feed(self, chunk: bytes) -> None:
         worker = self._live()
