@@ -23,8 +23,11 @@ from tests.support import MakeIndex, RunWherry
 from tests.support.environments import make_venv, site_packages, tree_state
 from tests.support.packages import Wheelhouse, sha256_of
 from wherry.cache.layout import Cache
+from wherry.commands.prepare import prepare_wheel
 from wherry.errors import HashMismatch, NetworkError, WheelError
 from wherry.http.client import HttpClient
+from wherry.index.models import DistFile
+from wherry.install import unpack_worker
 from wherry.install.stream_unpack import StreamUnpacker
 from wherry.install.unpack import MARKER, unpack_wheel
 from wherry.install.zipstream import StreamUnsupported, ZipStream
@@ -327,3 +330,42 @@ def test_a_big_unsafe_wheel_is_refused_by_its_worker(
     assert "contains an unsafe member 'evil/../../../outside.py'" in result.stderr
     assert tree_state(venv) == before
     assert not (tmp_path / "outside.py").exists()
+
+
+def _big_wheel(wheelhouse: Wheelhouse) -> tuple[Path, DistFile]:
+    wheel = wheelhouse.wheel("hefty", "1.0", files={"hefty/__init__.py": "",
+                                                    "hefty/blob.bin": os.urandom(1 << 21)})
+    return wheel, DistFile(wheel.name, wheel.as_uri(), "test", {"sha256": sha256_of(wheel)},
+                           size=wheel.stat().st_size)
+
+
+def test_a_worker_that_dies_sends_the_wheel_the_whole_file_way(
+        wheelhouse: Wheelhouse, client: HttpClient, tmp_path: Path) -> None:
+    wheel, file = _big_wheel(wheelhouse)
+    cache = Cache.at(tmp_path / "cache")
+    worker = unpack_worker.reserve()
+    worker.process.kill()
+    worker.process.join()
+    with pytest.raises(StreamUnsupported, match="went away"):
+        sink = unpack_worker.WorkerSink(worker, wheel.name, cache)
+        for at in range(0, wheel.stat().st_size, 65536):
+            sink.feed(wheel.read_bytes()[at:at + 65536])
+        sink.finish(sha256_of(wheel))
+    # The dead worker left the pool: the next big wheel gets a live one.
+    archive = prepare_wheel(file, cache, client)
+    assert (archive / "hefty" / "blob.bin").stat().st_size == 1 << 21
+    assert list((cache.root / ".tmp").iterdir()) == []
+
+
+def test_without_worker_processes_big_wheels_unpack_in_this_one(
+        wheelhouse: Wheelhouse, client: HttpClient, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse() -> None:
+        raise OSError("no processes here")
+
+    monkeypatch.setattr(unpack_worker._Workers, "_spawn", staticmethod(refuse))
+    monkeypatch.setattr(unpack_worker, "_workers", unpack_worker._Workers())
+    wheel, file = _big_wheel(wheelhouse)
+    archive = prepare_wheel(file, Cache.at(tmp_path / "cache"), client)
+    assert archive.name == sha256_of(wheel)
+    assert (archive / "hefty" / "blob.bin").stat().st_size == 1 << 21

@@ -88,7 +88,13 @@ def prepare_wheel(file: DistFile, cache: Cache, client: HttpClient) -> Path:
         trace("Found cached archive for %s", file.filename)
         return found
     big = file.size is not None and file.size >= _PROCESS_THRESHOLD
-    reserved = [unpack_worker.reserve()] if big else []
+    reserved = []
+    if big:
+        try:
+            reserved.append(unpack_worker.reserve())
+        except OSError as error:  # no process can be started here: unpack in this one
+            log.debug("Cannot start an unpacking process (%s)", error)
+            big = False
 
     def open_sink() -> DownloadSink[Path]:
         if not big:

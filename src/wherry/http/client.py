@@ -620,7 +620,12 @@ class HttpClient:
                 response.release_conn()
                 raise HttpStatusError(final, response.status)
             hashers = _hashers(hashes)
-            sink = open_sink()
+            try:
+                sink = open_sink()
+            except BaseException:
+                response.close()
+                response.release_conn()
+                raise
             try:
                 try:
                     chunks = response.stream(CHUNK, decode_content=True)
