@@ -513,6 +513,58 @@ def test_universal_golden(run_wherry: RunWherry, tmp_path: Path, make_index: Mak
     assert result.returncode == 2 and "--universal" in result.stderr
 
 
+def test_universal_direct_reference_for_another_platform(
+    run_wherry: RunWherry, tmp_path: Path, make_index: MakeIndex, wheelhouse: Wheelhouse,
+) -> None:
+    """A direct reference whose marker is false here still counts in a universal
+    resolution (uv): it applies where its marker holds, wheels of another platform
+    included, with its own dependencies; elsewhere the index's version does. It used to
+    be dropped, and the index's version pinned everywhere: a wrong lock."""
+    win = wheelhouse.wheel("child", "1.0", tag="cp312-cp312-win_amd64", requires=["dep"])
+    files = make_index([win])
+    url = files.file_url(win.name)
+    index = make_index([wheelhouse.wheel("dep", "1.0"), wheelhouse.wheel("child", "2.0"),
+                        wheelhouse.wheel("user", "1.0", requires=["child"])])
+    child_line = f"child @ {url} ; sys_platform == 'win32'\n"
+    (tmp_path / "requirements.in").write_text(
+        child_line + "child==2.0 ; sys_platform != 'win32'\n")
+    out = compile_(run_wherry, tmp_path, index, "requirements.in", "--universal",
+                   "--no-header")
+    assert out == (
+        child_line + "    # via -r requirements.in\n"
+        "child==2.0 ; sys_platform != 'win32'\n"
+        "    # via -r requirements.in\n"
+        "dep==1.0 ; sys_platform == 'win32'\n"
+        "    # via child\n"
+    )
+    # Alone, it is pinned only where it applies.
+    (tmp_path / "requirements.in").write_text(child_line)
+    out = compile_(run_wherry, tmp_path, index, "requirements.in", "--universal",
+                   "--no-header")
+    assert out == (child_line + "    # via -r requirements.in\n"
+                   "dep==1.0 ; sys_platform == 'win32'\n"
+                   "    # via child\n")
+    # Another package needing `child` anywhere gets the reference the request names.
+    (tmp_path / "requirements.in").write_text(child_line + "user\n")
+    out = compile_(run_wherry, tmp_path, index, "requirements.in", "--universal",
+                   "--no-header")
+    assert out == (
+        f"child @ {url}\n"
+        "    # via\n"
+        "    #   -r requirements.in\n"
+        "    #   user\n"
+        "dep==1.0\n"
+        "    # via child\n"
+        "user==1.0\n"
+        "    # via -r requirements.in\n"
+    )
+    # For this machine alone, the reference does not apply: the index's child is used.
+    (tmp_path / "requirements.in").write_text(
+        child_line + "child==2.0 ; sys_platform != 'win32'\n")
+    out = compile_(run_wherry, tmp_path, index, "requirements.in", "--no-header")
+    assert out == "child==2.0\n    # via -r requirements.in\n"
+
+
 def test_pylock_rendering_golden() -> None:
     from wherry.requirements.pylock import LockFileEntry, LockPackage, render_pylock
 

@@ -306,3 +306,29 @@ def test_check_url_dependency_unit() -> None:
         check_url_dependency(roots, "parent", version, "other",
                              Requirement("other @ https://u:pw@host/other.whl"))
     assert "pw" not in caught.value.message and "pw" not in str(caught.value.hint)
+
+
+def test_universal_lookahead_follows_urls_for_other_platforms(
+    run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse, tmp_path: Path,
+) -> None:
+    """In a universal resolution the lookahead asks whether a URL dependency's marker
+    can hold anywhere, not whether it holds here: `top @ URL` needs `mid @ URL` on
+    Windows only, and the lock says so (it used to skip `mid`'s URL on this machine,
+    then refuse it as an undeclared URL dependency)."""
+    local = tmp_path / "local"
+    local.mkdir()
+    mid = Path(shutil.copy(wheelhouse.wheel("mid", "1.0"), local))
+    top = Path(shutil.copy(wheelhouse.wheel("top", "1.0", requires=[
+        f"mid @ {mid.as_uri()} ; sys_platform == 'win32'"]), local))
+    index = make_index([wheelhouse.wheel("mid", "2.0")])
+    (tmp_path / "requirements.in").write_text(f"top @ {top.as_uri()}\n")
+    result = compile_(run_wherry, tmp_path, index, "requirements.in", "--universal",
+                      "--no-header")
+    assert result.ok, result
+    assert result.stdout == (f"mid @ {mid.as_uri()} ; sys_platform == 'win32'\n"
+                             "    # via top\n"
+                             f"top @ {top.as_uri()}\n"
+                             "    # via -r requirements.in\n"), result
+    result = compile_(run_wherry, tmp_path, index, "requirements.in", "--no-header")
+    assert result.ok, result
+    assert "mid" not in result.stdout, result

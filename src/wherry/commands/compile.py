@@ -393,8 +393,6 @@ def _resolve_universal(
     """The universal resolution's rows, with the client for the hash step."""
     from wherry.commands.pipeline import _describe_indexes, _other_index_hint, prerelease_mode
     from wherry.resolve.candidates import parse_exclude_newer
-    from wherry.resolve.universal import resolve_universal
-
     network = options.network
     cutoff = None if network.exclude_newer is None else parse_exclude_newer(
         network.exclude_newer)
@@ -407,10 +405,16 @@ def _resolve_universal(
         sources = IndexSources(settings.index_urls, settings.find_links, client,
                                strategy=settings.strategy, cache=cache, network=network)
         sources_sink.append(sources)
-        from wherry.commands.direct import prepare_direct
+        from wherry.commands.direct import DirectScope, prepare_direct
+        from wherry.resolve.universal import (
+            AnyPlatformTags,
+            possible_anywhere,
+            resolve_universal,
+        )
 
         builds.client = client
-        prepare_direct(spec, builds, client)
+        prepare_direct(spec, builds, client,
+                       DirectScope(possible_anywhere(floor), AnyPlatformTags()))
         universal = resolve_universal(
             spec.requirements, python_floor=floor, files_for=sources.files_for,
             fetch_metadata=lambda file: builds.metadata(file, client),

@@ -19,10 +19,12 @@ import hashlib
 import os
 import shutil
 import subprocess
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -38,6 +40,7 @@ from wherry.http.client import HttpClient, file_url_to_path
 from wherry.index.models import DistFile
 from wherry.install.site import InstalledDist
 from wherry.output import log
+from wherry.platform.tags import TargetTags
 from wherry.requirements.parse import RequirementsSpec, SourcedRequirement
 from wherry.resolve.candidates import Candidate, DirectReference
 from wherry.resolve.metadata import parse_core_metadata
@@ -45,10 +48,32 @@ from wherry.resolve.metadata import parse_core_metadata
 _HASH_ALGORITHMS = ("sha256", "sha384", "sha512", "md5", "sha1", "sha224")
 
 
-def prepare_direct(spec: RequirementsSpec, builds: BuildContext,
-                   client: HttpClient) -> RequirementsSpec:
+@dataclass(frozen=True)
+class DirectScope:
+    """Which direct references a run needs, and which wheels it can use.
+
+    One target (install, compile for one platform): those whose markers hold for it, and
+    wheels its tags accept. A universal resolution (`compile --universal`): every
+    reference whose marker can hold somewhere (`holds(marker, extra)` asks the marker
+    algebra), and a wheel of any platform; the resolver later decides per fork which of
+    them apply (resolve/universal.py)."""
+
+    holds: Callable[[Marker, str], bool]
+    tags: TargetTags
+
+    @classmethod
+    def of_target(cls, builds: BuildContext) -> DirectScope:
+        environment = dict(builds.target.markers)
+        return cls(lambda marker, extra: bool(marker.evaluate({**environment,
+                                                                "extra": extra})),
+                   builds.target.tags)
+
+
+def prepare_direct(spec: RequirementsSpec, builds: BuildContext, client: HttpClient,
+                   scope: DirectScope | None = None) -> RequirementsSpec:
     """Make the direct-reference candidates of `spec` (into `builds.direct`); return the
-    spec with placeholder names replaced by the real ones.
+    spec with placeholder names replaced by the real ones. `scope` defaults to the
+    build target's (`DirectScope.of_target`).
 
     Requirements, constraints and overrides alike (as uv): a constraint `dep @ URL` makes
     that reference the only candidate of `dep` should anything need it; an override
@@ -56,17 +81,18 @@ def prepare_direct(spec: RequirementsSpec, builds: BuildContext,
     kinds = (spec.requirements, spec.constraints, spec.overrides)
     if not any(item.requirement.url for items in kinds for item in items):
         return spec
+    scope = scope or DirectScope.of_target(builds)
     urls: dict[str, str] = {}
-    spec.requirements = _prepare(spec.requirements, builds, client, urls)
-    spec.constraints = _prepare(spec.constraints, builds, client, urls)
-    spec.overrides = _prepare(spec.overrides, builds, client, urls)
+    spec.requirements = _prepare(spec.requirements, builds, client, urls, scope)
+    spec.constraints = _prepare(spec.constraints, builds, client, urls, scope)
+    spec.overrides = _prepare(spec.overrides, builds, client, urls, scope)
     if not getattr(builds.options, "no_deps", False):
-        _look_ahead(spec, builds, client, urls)
+        _look_ahead(spec, builds, client, urls, scope)
     return spec
 
 
 def _look_ahead(spec: RequirementsSpec, builds: BuildContext, client: HttpClient,
-                urls: dict[str, str]) -> None:
+                urls: dict[str, str], scope: DirectScope) -> None:
     """Prepare the URL dependencies of the requested direct references, recursively
     (uv's lookahead): `./app` whose metadata says `lib @ file:///...` gets `lib` from
     that URL. A URL can only come from a URL, and names one version, so this needs no
@@ -79,7 +105,6 @@ def _look_ahead(spec: RequirementsSpec, builds: BuildContext, client: HttpClient
 
     overridden = {item.name for item in spec.overrides}
     excluded = {str(canonicalize_name(name)) for name in spec.excludes}
-    environment = dict(builds.target.markers)
     queue = [(item.name, frozenset(str(canonicalize_name(e)) for e in item.requirement.extras))
              for item in spec.requirements if item.requirement.url and item.name in builds.direct]
     done: set[tuple[str, frozenset[str]]] = set()
@@ -95,8 +120,7 @@ def _look_ahead(spec: RequirementsSpec, builds: BuildContext, client: HttpClient
                 continue
             marker = requirement.marker
             if marker is not None and not any(
-                    marker.evaluate({**environment, "extra": extra})
-                    for extra in ("", *sorted(extras))):
+                    scope.holds(marker, extra) for extra in ("", *sorted(extras))):
                 continue
             name = str(canonicalize_name(requirement.name))
             if name in overridden or name in excluded:
@@ -105,7 +129,7 @@ def _look_ahead(spec: RequirementsSpec, builds: BuildContext, client: HttpClient
             if name not in urls:
                 item = SourcedRequirement(requirement, f"a dependency of {candidate.name} "
                                                        f"{candidate.version}")
-                found, metadata_bytes, source = _candidate(item, builds, client)
+                found, metadata_bytes, source = _candidate(item, builds, client, scope)
                 if found.name != name:
                     raise RequirementError(
                         f"`{requirement}` ({item.source}) names {requirement.name}, but that "
@@ -124,7 +148,7 @@ def _look_ahead(spec: RequirementsSpec, builds: BuildContext, client: HttpClient
 
 
 def _prepare(items: list[SourcedRequirement], builds: BuildContext, client: HttpClient,
-             urls: dict[str, str]) -> list[SourcedRequirement]:
+             urls: dict[str, str], scope: DirectScope) -> list[SourcedRequirement]:
     renamed: list[SourcedRequirement] = []
     for item in items:
         url = item.requirement.url
@@ -132,14 +156,14 @@ def _prepare(items: list[SourcedRequirement], builds: BuildContext, client: Http
             renamed.append(item)
             continue
         marker = item.requirement.marker
-        if marker is not None and not marker.evaluate({**builds.target.markers, "extra": ""}):
+        if marker is not None and not scope.holds(marker, ""):
             renamed.append(item)
             continue
         previous = urls.get(str(canonicalize_name(item.requirement.name))) if item.named else None
         if previous == url:  # the same reference again (a requirement and its constraint)
             renamed.append(item)
             continue
-        candidate, metadata_bytes, source = _candidate(item, builds, client)
+        candidate, metadata_bytes, source = _candidate(item, builds, client, scope)
         name = candidate.name
         if not item.named:
             requirement = Requirement(str(item.requirement).replace(
@@ -164,7 +188,7 @@ def _prepare(items: list[SourcedRequirement], builds: BuildContext, client: Http
 
 
 def _candidate(item: SourcedRequirement, builds: BuildContext, client: HttpClient,
-               ) -> tuple[Candidate, bytes, Source | None]:
+               scope: DirectScope) -> tuple[Candidate, bytes, Source | None]:
     url = str(item.requirement.url)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -213,12 +237,12 @@ def _candidate(item: SourcedRequirement, builds: BuildContext, client: HttpClien
     if reference.is_wheel:
         _check_wheel_name(filename, name, version, label)
         triple = filename[:-4].split("-")[-3:]
-        if builds.target.tags.rank_of_filename_tags(*triple) is None:
+        if scope.tags.rank_of_filename_tags(*triple) is None:
             raise RequirementError(
                 f"`{label}` ({item.source}): {filename} is not a supported wheel for the "
                 "target environment",
                 hint=f"its tags ({'-'.join(triple)}) match none the target accepts, such as "
-                f"{builds.target.tags.describe()}")
+                f"{scope.tags.describe()}")
     if source is not None:
         source.name = name
     reference = replace(reference, requested=url)

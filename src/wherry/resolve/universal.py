@@ -7,9 +7,11 @@ lowest Python of the region. When one package asks for another with markers that
 disjoint and specifiers that differ (`numpy>=2; python_version >= '3.10'` and
 `numpy<2; python_version < '3.10'`), no single version may serve both, so the region
 forks in two along that marker and each part is resolved on its own, later parts
-preferring the versions earlier ones chose. Each pinned package's marker is then where
-it is reachable: the union over paths from the requirements of the conjunction of the
-markers along the path, within its fork.
+preferring the versions earlier ones chose. A requirement by URL and one by version (or
+another URL) differ the same way, and a fork uses a requested direct reference only
+where the marker of a requirement naming its URL can hold. Each pinned package's marker
+is then where it is reachable: the union over paths from the requirements of the
+conjunction of the markers along the path, within its fork.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from wherry.resolve.marker_algebra import PYTHON, MarkerSet, _interval, from_mar
 from wherry.resolve.metadata import CoreMetadata
 from wherry.resolve.provider import InstalledPreference, split_extra
 from wherry.resolve.resolution import Resolution, resolve
+from wherry.resolve.url_dependencies import UrlKey
 
 MAX_FORKS = 256
 
@@ -106,6 +109,47 @@ def _extras_of(extra: str) -> frozenset[str]:
     return frozenset({extra}) if extra else frozenset()
 
 
+def _floor(python_floor: Version) -> MarkerSet:
+    """Every environment a universal resolution serves: Python >= the floor."""
+    return MarkerSet.atom(PYTHON, _interval(python_floor, True, None, False))
+
+
+def possible_anywhere(python_floor: Version) -> Callable[[Marker, str], bool]:
+    """Whether a marker (with an extra requested, or "") can hold in some environment
+    the resolution serves: which direct references a universal resolution needs."""
+    base = _floor(python_floor)
+    markers = _Markers()
+    return lambda marker, extra: not (base & markers.of(marker, _extras_of(extra))).is_empty
+
+
+def _url_regions(
+    direct: Mapping[str, tuple[Candidate, CoreMetadata]],
+    kinds: Sequence[Sequence[SourcedRequirement]], markers: _Markers,
+) -> dict[str, MarkerSet]:
+    """Where the request names each direct reference: the union of the markers of the
+    requirements, constraints and overrides that give its URL. References the request
+    does not name (URL dependencies of direct references) are left out: they apply
+    wherever their parent is reached."""
+    regions: dict[str, MarkerSet] = {}
+    for items in kinds:
+        for item in items:
+            requirement = item.requirement
+            name = str(canonicalize_name(requirement.name))
+            if requirement.url and name in direct:
+                region = markers.of(requirement.marker)
+                regions[name] = regions[name] | region if name in regions else region
+    return regions
+
+
+def _requirement_key(requirement: Requirement) -> tuple[str, UrlKey | None]:
+    """What makes two requirements on one name ask for different things: the specifier,
+    or the reference a URL names."""
+    from wherry.resolve.url_dependencies import url_key
+
+    url = requirement.url
+    return str(requirement.specifier), None if not url else url_key(url)
+
+
 @dataclass
 class _Fork:
     env: MarkerSet
@@ -134,8 +178,9 @@ def resolve_universal(
     policy: BinaryPolicy | None = None,
 ) -> UniversalResolution:
     """Resolve for every environment with Python >= `python_floor`; see the module doc."""
-    base = MarkerSet.atom(PYTHON, _interval(python_floor, True, None, False))
+    base = _floor(python_floor)
     markers = _Markers()
+    regions = _url_regions(direct or {}, (requirements, constraints, overrides), markers)
     tags = AnyPlatformTags()
     pending = [base]
     done: list[_Fork] = []
@@ -152,8 +197,9 @@ def resolve_universal(
                 overrides=overrides, excludes=excludes, prerelease=prerelease,
                 resolution=resolution, no_deps=no_deps,
                 indexes_description=indexes_description, exclude_newer=exclude_newer,
-                first_match=first_match, other_index=other_index, direct=direct,
-                policy=policy,
+                first_match=first_match, other_index=other_index, policy=policy,
+                direct={name: made for name, made in (direct or {}).items()
+                        if name not in regions or not (env & regions[name]).is_empty},
             )
         except _ForkNeeded as split:
             parts = [env & split.marker, env & ~split.marker]
@@ -201,8 +247,9 @@ def _note(
 ) -> None:
     """Remember a requirement on `name`; fork when an earlier one differs in specifier
     and holds in a disjoint set of environments."""
+    key = _requirement_key(requirement)
     for other, other_marker in seen.get(name, []):
-        if other.specifier != requirement.specifier and marker.is_disjoint(other_marker):
+        if _requirement_key(other) != key and marker.is_disjoint(other_marker):
             raise _ForkNeeded(marker, f"{where} ask for `{other}` and `{requirement}`")
     seen.setdefault(name, []).append((requirement, marker))
 
