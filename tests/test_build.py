@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -440,3 +441,89 @@ def test_a_relative_cache_dir_works_for_builds(
     assert result.ok, result
     assert "+ relcache==1.0" in result.stderr
     assert any((tmp_path / "rel-cache").iterdir())
+
+
+def _static_in_tree_sdist(wheelhouse: Wheelhouse, *requires: str) -> Path:
+    """The in-tree sdist with static metadata (PKG-INFO 2.2): its resolution builds
+    nothing, so the install's build of it can start ahead."""
+    pkg_info = "Metadata-Version: 2.2\nName: intree\nVersion: 1.0\n" + "".join(
+        f"Requires-Dist: {r}\n" for r in requires) + "\n"
+    return wheelhouse.sdist("intree", "1.0", files={
+        "pyproject.toml": IN_TREE_PYPROJECT, "backend/intree_backend.py": IN_TREE_BACKEND,
+        "PKG-INFO": pkg_info})
+
+
+def test_builds_start_ahead_of_the_install_and_run_once(
+    run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse, tmp_path: Path,
+) -> None:
+    """An sdist whose metadata is static starts building as soon as the resolution has
+    read it (before the resolution ends), and the install takes that build: one
+    `build_wheel`, its wheel installed. A failing build fails the install as it would
+    have then: its hook and output named, nothing installed or cached, built once."""
+    index = make_index([_static_in_tree_sdist(wheelhouse, "helper"),
+                        wheelhouse.wheel("helper", "1.0")])
+    log = tmp_path / "hooks.log"
+    venv = make_venv(run_wherry, tmp_path / "venv")
+    before = sorted(p.name for p in site_packages(venv).iterdir())
+    result = run_wherry("pip", "install", "intree", "--python", venv, "--index-url",
+                        index.url, "-v", "-C", "fail=1", env={"INTREE_LOG": str(log)})
+    assert result.returncode == 1, result
+    assert "Building intree==1.0 ahead of the install" in result.stderr
+    assert "`build_wheel` hook" in result.stderr and "the compiler exploded" in result.stderr
+    # (-v streams the backend's own traceback, each line prefixed with its source)
+    assert not any(line.startswith("Traceback") for line in result.stderr.splitlines())
+    assert sorted(p.name for p in site_packages(venv).iterdir()) == before
+    assert built_wheels(Path(os.environ["WHERRY_CACHE_DIR"])) == []
+    assert log.read_text().splitlines().count("build_wheel") == 1
+    log.unlink()
+    result = run_wherry("pip", "install", "intree", "--python", venv, "--index-url",
+                        index.url, "-v", env={"INTREE_LOG": str(log)})
+    assert result.ok, result
+    ahead = result.stderr.index("Building intree==1.0 ahead of the install")
+    assert ahead < result.stderr.index("Resolved 2 packages"), result
+    assert "+ intree==1.0" in result.stderr and "+ helper==1.0" in result.stderr
+    assert log.read_text().splitlines().count("build_wheel") == 1
+    assert run_python(venv, "import intree; print(intree.CONFIG)") == "{}"
+
+
+def test_a_failed_resolution_waits_for_the_builds_it_started(
+    run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse, tmp_path: Path,
+) -> None:
+    """The resolution fails after a build ahead started: the error is the resolution's,
+    the build is finished (not abandoned mid-way: its wheel is a valid cache entry keyed
+    by the sdist) and no backend outlives the command."""
+    index = make_index([_static_in_tree_sdist(wheelhouse, "missing-dependency")])
+    log = tmp_path / "hooks.log"
+    venv = make_venv(run_wherry, tmp_path / "venv")
+    result = run_wherry("pip", "install", "intree", "--python", venv, "--index-url",
+                        index.url, "-v", env={"INTREE_LOG": str(log), "INTREE_SLEEP": "1"})
+    assert result.returncode == 1, result
+    assert "missing-dependency" in result.stderr and "Traceback" not in result.stderr
+    assert "Building intree==1.0 ahead of the install" in result.stderr
+    assert log.read_text().splitlines().count("build_wheel") == 1
+    assert [p.name for p in built_wheels(Path(os.environ["WHERRY_CACHE_DIR"]))] == [
+        "intree-1.0-py3-none-any.whl"]
+    assert not list(site_packages(venv).glob("intree*"))
+
+
+def test_two_builds_needing_each_other_fail_as_a_cycle_not_a_hang(
+    run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse, tmp_path: Path,
+) -> None:
+    """`ay` builds with `bee`, `bee` with `ay`, both with static metadata: their builds
+    start ahead side by side, each holding its own lock and soon needing the other's.
+    That is reported as a cyclic build dependency (build/waits.py), never waited out."""
+    sdists = [
+        wheelhouse.sdist(name, "1.0", files={
+            "pyproject.toml": f'[build-system]\nrequires = ["{other}"]\n'
+                              f'build-backend = "{name}_backend"\n',
+            "PKG-INFO": f"Metadata-Version: 2.2\nName: {name}\nVersion: 1.0\n\n"})
+        for name, other in (("ay", "bee"), ("bee", "ay"))]
+    index = make_index(sdists)
+    venv = make_venv(run_wherry, tmp_path / "venv")
+    for _ in range(3):  # which chain meets the other first varies from run to run
+        result = run_wherry("pip", "install", "ay", "bee", "--python", venv, "--index-url",
+                            index.url, timeout=60)
+        assert result.returncode == 1, result
+        assert re.search(r"cyclic build dependency: (ay|bee)==1\.0 -> .*(ay|bee)",
+                         result.stderr), result
+        assert not list(site_packages(venv).glob("ay*"))

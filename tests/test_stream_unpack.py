@@ -13,6 +13,7 @@ import os
 import stat
 import struct
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -369,3 +370,22 @@ def test_without_worker_processes_big_wheels_unpack_in_this_one(
     archive = prepare_wheel(file, Cache.at(tmp_path / "cache"), client)
     assert archive.name == sha256_of(wheel)
     assert (archive / "hefty" / "blob.bin").stat().st_size == 1 << 21
+
+
+def test_one_download_per_wheel_however_many_ask_at_once(
+        wheelhouse: Wheelhouse, make_index: MakeIndex, client: HttpClient,
+        tmp_path: Path) -> None:
+    """Build environments made side by side want the same wheels: threads preparing one
+    file at the same time share one download (the server sees one GET), and all get the
+    same archive."""
+    wheel = wheelhouse.wheel("shared", "1.0", files={"shared/__init__.py": "X = 1\n"})
+    index = make_index([wheel], latency=0.3)
+    file = DistFile(wheel.name, index.file_url(wheel.name), "test",
+                    {"sha256": sha256_of(wheel)})
+    cache = Cache.at(tmp_path / "cache")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        archives = list(pool.map(lambda _: prepare_wheel(file, cache, client), range(4)))
+    assert len(set(archives)) == 1 and archives[0].name == sha256_of(wheel)
+    assert (archives[0] / "shared" / "__init__.py").read_text() == "X = 1\n"
+    assert [p for p in index.paths("GET") if p.startswith("/files/")] == [
+        f"/files/{wheel.name}"]

@@ -24,6 +24,7 @@ from wherry.build.cache import BuiltWheels, SourceId, build_key
 from wherry.build.env import BuildEnvironment, BuildEnvironments, environment_key
 from wherry.build.frontend import Backend, HookMissing
 from wherry.build.project import build_system, pyproject_metadata, static_metadata
+from wherry.build.waits import BuildWaits
 from wherry.cache.layout import Cache
 from wherry.errors import BuildError, UsageError
 from wherry.output import log
@@ -128,6 +129,7 @@ class Builder:
         *,
         stack: tuple[tuple[str, str], ...] = (),
         making: frozenset[tuple[str, ...]] = frozenset(),
+        chain: tuple[SourceId, ...] = (),
         shared: _Shared | None = None,
     ) -> None:
         self.target = target
@@ -140,6 +142,7 @@ class Builder:
         # again is a cycle (the nested request runs on another thread, so a lock would
         # not notice it but wait forever).
         self.making = making
+        self.chain = chain  # the sources of `stack`, whose locks this chain holds
         self.built = BuiltWheels(cache)
         self._shared = shared or _Shared(threading.Semaphore(
             options.concurrency or concurrent_builds()))
@@ -151,6 +154,7 @@ class Builder:
         entry = (source.label, _canonical(source.name) if source.name else "")
         return Builder(self.target, self.tags, self.cache, self.options, self.environments,
                        stack=(*self.stack, entry), making=self.making | {environment},
+                       chain=(*self.chain, source.id),
                        shared=self._shared)
 
     def check_cycle(self, name: str) -> None:
@@ -193,7 +197,8 @@ class Builder:
         found = self._cached_metadata(source, key)
         if found is not None:
             return found
-        with self.built.lock(source.id, source.label):
+        with self._shared.waits.entering(self.chain, source.id), \
+                self.built.lock(source.id, source.label):
             found = self._cached_metadata(source, key)
             if found is not None:
                 return found
@@ -287,7 +292,8 @@ class Builder:
         if found is not None:
             log.debug("Using the cached build of %s (%s)", source.label, found.name)
             return found
-        with self.built.lock(source.id, source.label):
+        with self._shared.waits.entering(self.chain, source.id), \
+                self.built.lock(source.id, source.label):
             found = None if self._stale(source) else self.built.find_wheel(source.id, key)
             if found is not None:
                 log.debug("Using the build of %s another process made", source.label)
@@ -383,6 +389,7 @@ class _Shared:
     slots: threading.Semaphore
     requires: dict[tuple[SourceId, str, bool], list[str]] = field(default_factory=dict)
     fresh: set[SourceId] = field(default_factory=set)  # rebuilt in this run (--refresh)
+    waits: BuildWaits = field(default_factory=BuildWaits)  # across concurrent chains
 
 
 @dataclass

@@ -7,6 +7,16 @@ binary policy and network settings, and wheels hard-linked from the archive cach
 `BuildContext` holds what a run shares: the `Builder`, its build environments, the
 direct references prepared before resolution, and the sdists downloaded for metadata
 (kept for the build that follows).
+
+With `build_ahead` (an install that will build what it resolves), each source whose
+metadata the resolution needed starts its wheel build at once, on a thread of its own,
+instead of after the whole resolution: an sdist whose metadata was static (PKG-INFO)
+made no build environment yet, and its environment, `get_requires_for_build_wheel` and
+build then overlap the rest of the resolution. The install takes that build's result
+(or its error, raised as if it had built then). A build the resolution ends up not
+needing is a correct cache entry all the same (keyed by the source); a run that fails
+cancels the builds not yet started and waits for those running (a Ctrl-C stops their
+backends too).
 """
 
 from __future__ import annotations
@@ -15,11 +25,12 @@ import copy
 import shutil
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wherry.build.archive import unpack_sdist
-from wherry.build.builder import Builder, BuildOptions, Source
+from wherry.build.builder import Builder, BuildOptions, Source, concurrent_builds
 from wherry.build.cache import SourceId, source_for_sdist
 from wherry.build.env import BuildEnvironment, BuildEnvironments
 from wherry.cache.entry import file_sha256
@@ -116,6 +127,7 @@ class BuildContext:
         options: InstallOptions,
         *,
         builder: Builder | None = None,
+        build_ahead: bool = False,
     ) -> None:
         self.env = env
         self.target = target
@@ -137,8 +149,14 @@ class BuildContext:
         self._lock = threading.Lock()
         self._sdists: dict[str, tuple[Path, str]] = {}
         self._temporary: list[Path] = []
+        self.build_ahead = build_ahead
+        self._ahead: dict[tuple[SourceId, bool], Future[Path]] = {}
+        self._ahead_pool: ThreadPoolExecutor | None = None
 
     def close(self, *, environments: bool = True) -> None:
+        if self._ahead_pool is not None:  # before the environments they build in go
+            self._ahead_pool.shutdown(wait=True, cancel_futures=True)
+            self._ahead_pool = None
         if environments:
             self.builder.environments.close()
         for directory in self._temporary:
@@ -157,9 +175,27 @@ class BuildContext:
             from wherry.index.metadata import wheel_metadata
 
             return wheel_metadata(file, client, self.cache)
-        data = self.builder.metadata(self.sdist_source(file, client))
+        source = self.sdist_source(file, client)
+        data = self.builder.metadata(source)
         _check_sdist_metadata(data, file.filename)
+        self.start_build(source)
         return data
+
+    def start_build(self, source: Source, *, editable: bool = False) -> None:
+        """With `build_ahead`, start building `source` now (see the module docstring)."""
+        if not self.build_ahead:
+            return
+        key = (source.id, editable)
+        with self._lock:
+            if key in self._ahead:
+                return
+            if self._ahead_pool is None:
+                self._ahead_pool = ThreadPoolExecutor(
+                    max_workers=self.build_options.concurrency or concurrent_builds(),
+                    thread_name_prefix="wherry-build-ahead")
+            log.debug("Building %s ahead of the install", source.label)
+            self._ahead[key] = self._ahead_pool.submit(self.builder.wheel, source,
+                                                       editable=editable)
 
     def sdist_source(self, file: DistFile, client: HttpClient) -> Source:
         """A `Source` for an sdist listed by an index or find-links location."""
@@ -219,7 +255,12 @@ class BuildContext:
     def build(self, candidate: Candidate, client: HttpClient) -> Path:
         """The built wheel of a candidate that needs a build (cached or built now)."""
         editable = candidate.direct is not None and candidate.direct.editable
-        return self.builder.wheel(self.source_of(candidate, client), editable=editable)
+        source = self.source_of(candidate, client)
+        with self._lock:
+            ahead = self._ahead.pop((source.id, editable), None)
+        if ahead is not None:
+            return ahead.result()
+        return self.builder.wheel(source, editable=editable)
 
 
 def _check_sdist_metadata(data: bytes, filename: str) -> None:

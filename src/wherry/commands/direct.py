@@ -233,6 +233,9 @@ def _candidate(item: SourcedRequirement, builds: BuildContext, client: HttpClien
             builds.builder.check_cycle(source.name)
         metadata = builds.builder.metadata(source)
         filename = Path(reference.local).name
+        if reference.kind == "directory" or reference.url.startswith("file:"):
+            # Always reinstalled (`direct_satisfied`), so always built: start now.
+            builds.start_build(source, editable=item.editable)
     name, version = _name_version(metadata, label)
     if reference.is_wheel:
         _check_wheel_name(filename, name, version, label)

@@ -421,7 +421,8 @@ def install_into(
         from wherry.commands.hashes import RequestedHashes
         from wherry.commands.pipeline import execute_plan, plan_changes, resolve_for
 
-        builds = BuildContext(env, target, settings, cache, options)
+        builds = BuildContext(env, target, settings, cache, options,
+                              build_ahead=not options.dry_run)
     except BaseException:
         session.close()
         raise

@@ -13,6 +13,8 @@ import hashlib
 import json
 import os
 import shutil
+import threading
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,16 +79,48 @@ def downloaded_sha256(candidate: Candidate, cache: Cache) -> str | None:
         return None
 
 
+# Downloads under way in this process, by (cache root, URL): see `prepare_wheel`.
+_in_flight: dict[tuple[str, str], Future[Path]] = {}
+_in_flight_lock = threading.Lock()
+
+
 def prepare_wheel(file: DistFile, cache: Cache, client: HttpClient) -> Path:
     """The unpacked archive for `file`: from the cache, or downloaded, verified and unpacked.
 
     The wheel is unpacked while it downloads (install/stream_unpack.py), in a worker
     process when it is big; a wheel the streaming reader cannot read with certainty is
-    downloaded whole and unpacked from the file instead."""
+    downloaded whole and unpacked from the file instead. One download per file and
+    process: build environments made side by side mostly want the same wheels
+    (setuptools, flit-core), and a second caller waits for the first one's archive (or
+    its error) instead of fetching the same bytes again."""
     found = cached_archive(file, cache)
     if found is not None:
         trace("Found cached archive for %s", file.filename)
         return found
+    key = (str(cache.root), file.url)
+    with _in_flight_lock:
+        pending = _in_flight.get(key)
+        owner = pending is None
+        if pending is None:
+            pending = _in_flight[key] = Future()
+    if not owner:
+        log.debug("Waiting for the download of %s under way", file.filename)
+        return pending.result()
+    try:
+        archive = _download(file, cache, client)
+    except BaseException as exc:
+        pending.set_exception(exc)
+        raise
+    else:
+        pending.set_result(archive)
+        return archive
+    finally:
+        with _in_flight_lock:
+            del _in_flight[key]
+
+
+def _download(file: DistFile, cache: Cache, client: HttpClient) -> Path:
+    """`prepare_wheel` for a file the cache does not have."""
     big = file.size is not None and file.size >= _PROCESS_THRESHOLD
     reserved = []
     if big:

@@ -103,7 +103,8 @@ def sync(options: SyncOptions, cache: Cache, printer: Printer) -> list[Change]:
     from wherry.commands.hashes import RequestedHashes
     from wherry.commands.pipeline import Plan, execute_plan, plan_changes, resolve_for
 
-    builds = BuildContext(env, target, settings, cache, options)
+    builds = BuildContext(env, target, settings, cache, options,
+                          build_ahead=not options.dry_run)
     if spec.requirements:
         try:
             resolution, client = resolve_for(target, spec, settings, cache, installed,
