@@ -400,6 +400,7 @@ def test_requirements_keep_the_reference_as_written(
 
     work = local_projects
     monkeypatch.setenv("LIBS", str(work / "libs"))
+    monkeypatch.chdir(work)  # relative paths are read from here, as pip and uv read them
     wheel = "./dist/wheely-1.0-py3-none-any.whl"
     digest = hashlib.sha256((work / wheel).read_bytes()).hexdigest()
     (work / "in.txt").write_text(
@@ -437,34 +438,39 @@ def test_pins_are_kept_beside_local_paths_in_an_output_elsewhere(
         "./libs/dep\nhelper==2.0\n./proj\n")
 
 
-def test_relative_paths_of_a_file_elsewhere_are_rebased(
+def test_relative_paths_of_a_file_elsewhere_are_read_from_the_cwd(
     run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse,
     backends: list[Path], local_projects: Path,
 ) -> None:
-    # wherry reads `../proj` in sub/requirements.in relative to sub/; compiled from the
-    # parent directory, the output names the same projects relative to the working
-    # directory (where uv and pip read relative paths), not as the text written in sub/.
+    # `./proj` in sub/requirements.in names ./proj of the working directory, as pip and
+    # uv read it (pip#8765, uv#13239), and is written back as given; `-r`/`-c` paths are
+    # the ones read from the including file's directory.
     work = local_projects
     index = make_index([*backends, wheelhouse.wheel("helper", "1.0")])
     (work / "sub").mkdir()
-    (work / "sub" / "requirements.in").write_text("../proj\n-e ../eproj\n../libs/dep/\n")
-    expected_tail = (
+    (work / "sub" / "requirements.in").write_text("./proj\n-e ./eproj\n./libs/dep/\n")
+    (work / "sub" / "top.in").write_text("-r requirements.in\n")
+    expected = (
+        "-e ./eproj\n"
         "    # via -r {f}\n"
-        "{dep}\n"
+        "./libs/dep/\n"
         "    # via\n"
         "    #   -r {f}\n"
         "    #   proj\n"
         "helper==1.0\n"
         "    # via proj\n"
-        "{proj}\n"
+        "./proj\n"
         "    # via -r {f}\n"
     )
     out = compile_(run_wherry, work, index, "sub/requirements.in", "--no-header")
-    assert out == "-e ./eproj\n" + expected_tail.format(
-        f="sub/requirements.in", dep="./libs/dep", proj="./proj")
-    out = compile_(run_wherry, work / "sub", index, "requirements.in", "--no-header")
-    assert out == "-e ../eproj\n" + expected_tail.format(
-        f="requirements.in", dep="../libs/dep/", proj="../proj")
+    assert out == expected.format(f="sub/requirements.in")
+    out = compile_(run_wherry, work, index, "sub/top.in", "--no-header")
+    assert out == expected.format(f="sub/requirements.in")
+    # From sub/, the same lines name directories that do not exist there.
+    result = run_wherry("pip", "compile", "requirements.in", "--index-url", index.url,
+                        "--python", sys.executable, cwd=work / "sub")
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result
+    assert "proj" in result.stderr
 
 
 def test_universal_golden(run_wherry: RunWherry, tmp_path: Path, make_index: MakeIndex,

@@ -231,7 +231,7 @@ def test_sdist_by_url_and_sync_from_a_requirements_file(
     assert run_wherry("pip", "install", "other", "--python", venv, "--index-url",
                       index.url).ok
     result = run_wherry("pip", "sync", requirements, "--python", venv, "--index-url",
-                        index.url)
+                        index.url, cwd=tmp_path)  # `./proj` is read from the cwd
     assert result.ok, result
     assert "+ remotesdist==1.0" in result.stderr and "+ synced==1.0" in result.stderr
     assert "- other==1.0" in result.stderr
@@ -241,7 +241,7 @@ def test_sdist_by_url_and_sync_from_a_requirements_file(
                                         "hashes": {"sha256": sha256_of(sdist)}}
 
 
-def test_direct_reference_forms_parse(tmp_path: Path) -> None:
+def test_direct_reference_forms_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from wherry.requirements.parse import (
         RequirementsSpec,
         parse_requirement,
@@ -266,6 +266,7 @@ def test_direct_reference_forms_parse(tmp_path: Path) -> None:
     assert git.requirement.name == "thing"
     requirements = tmp_path / "reqs.txt"
     requirements.write_text("-e proj\n./legacy\n")
+    monkeypatch.chdir(tmp_path)  # a file's relative paths are read from the cwd
     spec = RequirementsSpec()
     read_requirements_file(requirements, spec)
     assert [(r.editable, r.named) for r in spec.requirements] == [(True, True), (False, False)]

@@ -32,16 +32,20 @@ def test_editable_install_sees_edits_without_reinstalling(
 def test_editable_in_a_requirements_file_with_a_relative_path(
     run_wherry: RunWherry, make_index: MakeIndex, backends: list[Path], tmp_path: Path,
 ) -> None:
+    """`-e ./lib` in a requirements file is read from the current directory, wherever
+    the file is (pip and uv read it so): here from work/, not from work/reqs/."""
     index = make_index(backends)
     make_project(tmp_path / "work" / "lib", "reqedit", value="from-file")
-    requirements = tmp_path / "work" / "requirements.txt"
+    make_project(tmp_path / "work" / "reqs" / "lib", "decoy", value="decoy")
+    requirements = tmp_path / "work" / "reqs" / "requirements.txt"
     requirements.write_text("-e ./lib\n")
     venv = make_venv(run_wherry, tmp_path / "venv")
-    result = run_wherry("pip", "install", "-r", requirements, "--python", venv, "--index-url",
-                        index.url)
+    result = run_wherry("pip", "install", "-r", "reqs/requirements.txt", "--python", venv,
+                        "--index-url", index.url, cwd=tmp_path / "work")
     assert result.ok, result
     assert value_of(venv, "reqedit") == "from-file"
     assert direct_url(venv, "reqedit-1.0")["dir_info"] == {"editable": True}
+    assert "decoy" not in result.stderr
 
 
 def test_editable_needs_a_directory(run_wherry: RunWherry, tmp_path: Path) -> None:

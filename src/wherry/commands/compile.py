@@ -48,8 +48,6 @@ from wherry.resolve.compile_output import (
     direct_text,
     render_requirements_txt,
     source_annotation,
-    source_file,
-    written_as_path,
 )
 from wherry.resolve.provider import InstalledPreference
 from wherry.resolve.resolution import Resolution
@@ -297,7 +295,7 @@ def compiled_entries(rows: Sequence[Row], spec: RequirementsSpec) -> list[Compil
         local = url is not None and url.startswith("file:")
         origin = written.get(row.name)
         if url is not None and origin is not None and origin.given:
-            url = _as_written(origin, origin.given)
+            url = origin.given  # as written (uv): relative paths are relative to the cwd
         entries.append(CompiledEntry(
             name=row.name,
             version=str(row.version),
@@ -311,25 +309,6 @@ def compiled_entries(rows: Sequence[Row], spec: RequirementsSpec) -> list[Compil
             editable=editable,
         ))
     return entries
-
-
-def _as_written(item: SourcedRequirement, given: str) -> str:
-    """The reference as the user wrote it (uv writes it back verbatim). wherry reads a
-    relative path relative to its requirements file; when that file is in another
-    directory, the path is rewritten relative to the working directory, where uv and pip
-    read it, so the output still names the same project."""
-    path_file = source_file(item.source)
-    relative = (written_as_path(given) and not os.path.isabs(given)
-                and not given.startswith(("~", "$")))
-    if not relative or path_file is None:
-        return given
-    here = os.path.abspath(os.curdir)
-    if os.path.dirname(os.path.abspath(path_file)) == here:
-        return given
-    from urllib.parse import unquote, urlsplit
-
-    shown = os.path.relpath(unquote(urlsplit(str(item.requirement.url)).path), here)
-    return shown if shown.startswith("..") else f"./{shown}"
 
 
 def _version_files(rows: Sequence[Row], sources: IndexSources) -> dict[tuple[str, Version],

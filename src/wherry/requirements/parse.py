@@ -5,6 +5,10 @@ continuations joined, `#` comments stripped), `${VAR}` environment variables exp
 per-requirement `--hash` options, nested `-r`/`-c` files resolved relative to the file
 that names them, and the index options pip accepts there (`-i/--index-url`,
 `--extra-index-url`, `-f/--find-links`, `--no-index`). Errors name the file and line.
+
+A relative path given as a requirement (`./proj`, `-e ../lib`, `name @ ./dir`) is read
+from the current directory wherever the file is, as pip and uv read it (pip#8765,
+uv#13239: both keep it for compatibility), so one file means the same thing to all three.
 """
 
 from __future__ import annotations
@@ -209,7 +213,7 @@ def read_requirements_file(
             _apply_option(line, path, source, spec, constraint, seen, written)
             continue
         requirement_text, hashes = _split_hashes(line, source)
-        parsed = parse_requirement(requirement_text, source, base_dir=path.parent,
+        parsed = parse_requirement(requirement_text, source,
                                    written=re.split(r"\s+(?=--hash)", written)[0])
         parsed = SourcedRequirement(parsed.requirement, source, hashes,
                                     editable=parsed.editable, named=parsed.named,
@@ -264,7 +268,7 @@ def _apply_option(
             raise RequirementError(f"editable requirements cannot be constraints ({source})")
         written_value = _option_value(written) if written else None
         spec.requirements.append(parse_requirement(
-            value, source, editable=True, base_dir=path.parent, written=written_value))
+            value, source, editable=True, written=written_value))
         return
     kind = _OPTIONS_WITH_VALUE.get(option)
     if kind is None:

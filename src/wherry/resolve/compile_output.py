@@ -82,12 +82,6 @@ def source_annotation(source: str, kind: str = "requirement") -> str:
     return f"{flag} {path}"
 
 
-def source_file(source: str) -> str | None:
-    """The requirements file of a `FILE (line N)` source; None for other sources."""
-    match = _LINE_SOURCE.match(source)
-    return None if match is None else match["path"]
-
-
 def _display_path(path: str) -> str:
     """A path relative to the working directory when it lies below it (as uv shows)."""
     if os.path.isabs(path):
