@@ -311,7 +311,8 @@ def execute_plan(
     with printer.progress("Preparing", len(plan.install)) as bar:  # a bar on a terminal
         done = client.map(lambda c: bar.done(prepare(c), c.name),
                           [plan.install[i] for i in order])
-    prepared = [done[order.index(i)] for i in range(len(order))]
+    prepared = [result for _, result in sorted(zip(order, done, strict=True),
+                                               key=lambda pair: pair[0])]
     if plan.install:
         printer.summary(timed("Prepared", len(plan.install), start))
     start = time.perf_counter()

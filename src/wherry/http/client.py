@@ -31,7 +31,7 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
@@ -628,18 +628,7 @@ class HttpClient:
                 raise
             try:
                 try:
-                    chunks = response.stream(CHUNK, decode_content=True)
-                    while True:
-                        try:
-                            chunk = next(chunks)
-                        except StopIteration:
-                            break
-                        except Exception as exc:
-                            raise _Retry(final, f"broken response body ({_cause(exc)})"
-                                         ) from None
-                        for hasher in hashers.values():
-                            hasher.update(chunk)
-                        sink.feed(chunk)
+                    _pump(_body(response, final), hashers, sink)
                 except BaseException:
                     response.close()
                     raise
@@ -713,15 +702,30 @@ class HttpClient:
         with handle:
             sink = open_sink()
             try:
-                while chunk := handle.read(CHUNK):
-                    for hasher in hashers.values():
-                        hasher.update(chunk)
-                    sink.feed(chunk)
+                _pump(iter(lambda: handle.read(CHUNK), b""), hashers, sink)
             except BaseException:
                 sink.abort()
                 raise
         digests: dict[str, str] = {name: h.hexdigest() for name, h in hashers.items()}
         return digests["sha256"], self._finish(source.name, hashes, digests, sink)
+
+
+def _body(response: Any, final: str) -> Iterator[bytes]:
+    """A response's decoded body in chunks; a failure to read it is a retryable
+    `_Retry` (errors the consumer raises while fed are not: they never pass through)."""
+    try:
+        yield from response.stream(CHUNK, decode_content=True)
+    except Exception as exc:
+        raise _Retry(final, f"broken response body ({_cause(exc)})") from None
+
+
+def _pump(chunks: Iterable[bytes], hashers: Mapping[str, Any], sink: DownloadSink[Any]
+          ) -> None:
+    """Every chunk through every hasher, then into the sink."""
+    for chunk in chunks:
+        for hasher in hashers.values():
+            hasher.update(chunk)
+        sink.feed(chunk)
 
 
 class DownloadSink(Protocol[R_co]):

@@ -37,7 +37,7 @@ from wherry.resolve.marker_algebra import PYTHON, MarkerSet, _interval, from_mar
 from wherry.resolve.metadata import CoreMetadata
 from wherry.resolve.provider import InstalledPreference, split_extra
 from wherry.resolve.resolution import Resolution, resolve
-from wherry.resolve.url_dependencies import UrlKey
+from wherry.resolve.url_dependencies import UrlKey, url_key
 
 MAX_FORKS = 256
 
@@ -141,11 +141,13 @@ def _url_regions(
     return regions
 
 
+#: A requirement noted for the fork check: itself, where it holds, `_requirement_key`.
+_Noted = tuple[Requirement, MarkerSet, tuple[str, UrlKey | None]]
+
+
 def _requirement_key(requirement: Requirement) -> tuple[str, UrlKey | None]:
     """What makes two requirements on one name ask for different things: the specifier,
     or the reference a URL names."""
-    from wherry.resolve.url_dependencies import url_key
-
     url = requirement.url
     return str(requirement.specifier), None if not url else url_key(url)
 
@@ -231,7 +233,7 @@ def resolve_universal(
 def _check_root_forks(
     requirements: Sequence[SourcedRequirement], env: MarkerSet, markers: _Markers
 ) -> None:
-    seen: dict[str, list[tuple[Requirement, MarkerSet]]] = {}
+    seen: dict[str, list[_Noted]] = {}
     for item in requirements:
         requirement = item.requirement
         marker = env & markers.of(requirement.marker)
@@ -242,16 +244,16 @@ def _check_root_forks(
 
 
 def _note(
-    seen: dict[str, list[tuple[Requirement, MarkerSet]]], name: str,
+    seen: dict[str, list[_Noted]], name: str,
     requirement: Requirement, marker: MarkerSet, where: str,
 ) -> None:
     """Remember a requirement on `name`; fork when an earlier one differs in specifier
     and holds in a disjoint set of environments."""
     key = _requirement_key(requirement)
-    for other, other_marker in seen.get(name, []):
-        if _requirement_key(other) != key and marker.is_disjoint(other_marker):
+    for other, other_marker, other_key in seen.get(name, []):
+        if other_key != key and marker.is_disjoint(other_marker):
             raise _ForkNeeded(marker, f"{where} ask for `{other}` and `{requirement}`")
-    seen.setdefault(name, []).append((requirement, marker))
+    seen.setdefault(name, []).append((requirement, marker, key))
 
 
 def _resolve_fork(
@@ -260,7 +262,7 @@ def _resolve_fork(
     python_bounds: _PythonBounds, **kwargs: object,
 ) -> _Fork:
     edges: dict[tuple[str, Version], list[tuple[str, MarkerSet]]] = {}
-    by_parent: dict[tuple[str, Version], dict[str, list[tuple[Requirement, MarkerSet]]]] = {}
+    by_parent: dict[tuple[str, Version], dict[str, list[_Noted]]] = {}
 
     def possible(marker: Marker, extra: str) -> bool:
         return not (env & markers.of(marker, _extras_of(extra))).is_empty
