@@ -20,6 +20,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import zipfile
 from collections.abc import Mapping
@@ -946,6 +947,75 @@ def test_failure_while_linking_restores_overwritten_files(
         install_wheel(archive, filename="demo-1.0-py3-none-any.whl", scheme=env.scheme,
                       interpreter=sys.executable, requested=True)
     assert snapshot(env.prefix) == before
+
+
+def _planned(tmp_path: Path, cache: Cache, env: Env,
+             wheels: list[Path]) -> list[wheel_module.PlannedWheel]:
+    return [
+        wheel_module.plan_wheel(unpack_wheel(w, cache), filename=w.name, scheme=env.scheme,
+                                interpreter=sys.executable, requested=True)
+        for w in wheels
+    ]
+
+
+def test_wheels_are_placed_side_by_side_and_a_failure_undoes_them_all(
+    tmp_path: Path, cache: Cache, env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wherry.commands import apply
+
+    monkeypatch.setattr(apply, "placing_threads", lambda count: 2)
+    wheels = [make_wheel(tmp_path / f"w{i}", f"pkg{i}", entry_points=(
+        f"[console_scripts]\npkg{i}-run = pkg{i}.main:run\n")) for i in range(6)]
+    before = snapshot(env.prefix)
+    threads: set[str] = set()
+
+    def place(wheel: wheel_module.PlannedWheel) -> wheel_module.InstalledFiles:
+        threads.add(threading.current_thread().name)
+        if wheel.filename.startswith("pkg4-"):
+            raise OSError(errno.EIO, "injected")
+        return wheel_module.place_wheel(wheel, tx)
+
+    planned = _planned(tmp_path, cache, env, wheels)
+    with pytest.raises(OSError, match="injected"), Transaction(
+        env.prefix, protect=env.scheme_dirs
+    ) as tx, contextlib.closing(apply._place_all(planned, place)) as placed:
+        for _ in placed:
+            pass
+    assert snapshot(env.prefix) == before
+    assert all(name.startswith("wherry-place") for name in threads)
+
+    # The same wheels without the failure: all placed, results in the order given.
+    with Transaction(env.prefix, protect=env.scheme_dirs) as tx, contextlib.closing(
+        apply._place_all(planned, lambda w: wheel_module.place_wheel(w, tx))
+    ) as placed:
+        results = list(placed)
+    assert [r.dist_info.name for r in results] == [f"pkg{i}-1.0.dist-info" for i in range(6)]
+    for i in range(6):
+        assert (env.purelib / f"pkg{i}" / "main.py").is_file()
+        assert (env.scripts / f"pkg{i}-run").is_file()
+
+
+def test_wheels_writing_the_same_path_are_placed_in_order(
+    tmp_path: Path, cache: Cache, env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wherry.commands import apply
+
+    monkeypatch.setattr(apply, "placing_threads", lambda count: 2)
+    first = make_wheel(tmp_path / "a", "alpha", files={"shared/x.py": b"FROM = 'alpha'\n"})
+    second = make_wheel(tmp_path / "b", "beta", files={"shared/x.py": b"FROM = 'beta'\n"})
+    threads: set[str] = set()
+    planned = _planned(tmp_path, cache, env, [first, second])
+
+    def place(wheel: wheel_module.PlannedWheel) -> wheel_module.InstalledFiles:
+        threads.add(threading.current_thread().name)
+        return wheel_module.place_wheel(wheel, tx)
+
+    with Transaction(env.prefix, protect=env.scheme_dirs) as tx, contextlib.closing(
+        apply._place_all(planned, place)
+    ) as placed:
+        list(placed)
+    assert threads == {threading.current_thread().name}
+    assert (env.purelib / "shared" / "x.py").read_text() == "FROM = 'beta'\n"
 
 
 def test_a_directory_in_the_way_is_an_install_error(

@@ -6,16 +6,18 @@ Ctrl-C) the transaction puts every file back, so the environment is never half-c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wherry.install.lock import environment_lock
 from wherry.install.transaction import Transaction
 from wherry.install.uninstall import plan_uninstall
-from wherry.install.wheel import install_wheel
+from wherry.install.wheel import InstalledFiles, PlannedWheel, place_wheel, plan_wheel
 from wherry.output import Printer, log
 from wherry.python.info import InterpreterInfo
 from wherry.resolve.candidates import Candidate
@@ -63,9 +65,8 @@ def apply_plan(
             for dist in [*plan.remove, *_changed_meanwhile(env, plan, prepared)]:
                 log.debug("Uninstalling %s==%s", dist.canonical_name, dist.version)
                 transaction.remove(plan_uninstall(dist, scheme_dirs))
-            for candidate, archive in printer.track("Installing", prepared, lambda p: p[0].name):
-                log.debug("Installing %s", candidate.wheel.filename)
-                installed = install_wheel(
+            planned = [
+                plan_wheel(
                     archive,
                     filename=candidate.wheel.filename,
                     scheme=scheme,
@@ -73,13 +74,80 @@ def apply_plan(
                     requested=candidate.name in plan.requested,
                     direct_url=(candidate.direct.direct_url()
                                 if candidate.direct is not None else None),
-                    link_mode=link_mode,
-                    transaction=transaction,
-                    link_support=link_support,
                 )
-                created.extend(installed.created)
+                for candidate, archive in prepared
+            ]
+
+            def place(wheel: PlannedWheel) -> InstalledFiles:
+                log.debug("Installing %s", wheel.filename)
+                return place_wheel(wheel, transaction, link_mode=link_mode,
+                                   link_support=link_support)
+
+            with (printer.progress("Installing", len(planned)) as bar,
+                  contextlib.closing(_place_all(planned, place)) as placed):
+                for (candidate, _), installed in zip(prepared, placed, strict=True):
+                    created.extend(installed.created)
+                    bar.advance(candidate.name)
         if compile_bytecode:
             _compile(env, scheme, created, printer)
+
+
+def placing_threads(count: int) -> int:
+    """How many wheels are placed at once: one per core, at most four.
+
+    Placing is system calls (mkdir, link), which release the GIL; side by side they
+    overlap each other's waits on the filesystem (uv places wheels in parallel too). Measured
+    on the 110-package install into a fresh venv here (2 cores, a disk under memory
+    pressure): 1.22 s one at a time, 0.82 s two at a time, 0.88 s four at a time; the
+    35-package install, whose files are all in memory, is the same either way.
+    """
+    return max(1, min(count, os.cpu_count() or 1, 4))
+
+
+def _place_all(
+    planned: list[PlannedWheel], place: Callable[[PlannedWheel], InstalledFiles]
+) -> Generator[InstalledFiles, None, None]:
+    """`place` each wheel, several at once when no two of them write the same path;
+    results in the order given.
+
+    Wheels that overlap (two projects shipping one file) are placed one after the other,
+    so the later one in the plan wins the path as it always has. On a failure (or Ctrl-C)
+    no further wheel starts and those already started are waited for, so the caller's
+    rollback sees every path they made.
+    """
+    threads = placing_threads(len(planned))
+    if threads > 1:
+        seen: set[str] = set()
+        total = 0
+        for wheel in planned:
+            paths = wheel.destinations
+            total += len(paths)
+            seen.update(paths)
+        if len(seen) != total:
+            log.debug("Some wheels write the same paths; placing them one at a time")
+            threads = 1
+    if threads == 1:
+        for wheel in planned:
+            yield place(wheel)
+        return
+    import concurrent.futures
+
+    pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="wherry-place")
+    futures = [pool.submit(place, wheel) for wheel in planned]
+    try:
+        for future in futures:
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()
+        # Not `shutdown(wait=True)` alone: a second Ctrl-C must not stop the wait while
+        # a wheel is still being placed.
+        pending = [f for f in futures if not f.done()]
+        while pending:
+            with contextlib.suppress(KeyboardInterrupt):
+                concurrent.futures.wait(pending)
+            pending = [f for f in pending if not f.done()]
+        pool.shutdown(wait=False)
 
 
 def _changed_meanwhile(

@@ -45,6 +45,11 @@ _CLONE_UNSUPPORTED = frozenset(
 )
 _LINK_UNSUPPORTED = frozenset({errno.EXDEV, errno.EPERM, errno.EACCES, errno.ENOTSUP})
 
+# What the careful path of `link_tree` deals with when a hard link fails (an existing
+# destination, a missing parent, a full link count, a filesystem that cannot); any other
+# error is a real failure.
+_CAREFUL_ERRORS = frozenset({errno.EEXIST, errno.ENOENT, errno.EMLINK}) | _LINK_UNSUPPORTED
+
 _warned_copy = False
 # (device of the source, device of the destination directory, requested mode) -> the mode
 # that works for that pair, learnt from the first failure.
@@ -206,7 +211,21 @@ def link_tree(
     if current == "clone" and not sys.platform.startswith("linux"):
         current = "hardlink"
     key: tuple[int, int, str] | None = None
+    link = os.link
+    append = created.append if created is not None else None
     for source, destination in files:
+        if current == "hardlink" and key is not None:
+            # The common case, thousands of times per install: one system call and no
+            # other work. A failure it knows (`_CAREFUL_ERRORS`) goes the careful way.
+            try:
+                link(source, destination)
+            except OSError as error:
+                if error.errno not in _CAREFUL_ERRORS:
+                    raise
+            else:
+                if append is not None:
+                    append(destination)
+                continue
         if key is None and current in ("clone", "hardlink"):
             key = _pair_key(source, destination, mode)
             current = support.get(key, current)
@@ -222,8 +241,8 @@ def link_tree(
                 current = _fallback(current, error, source, destination)
                 if key is not None:
                     support[key] = current
-        if created is not None:
-            created.append(destination)
+        if append is not None:
+            append(destination)
     return current
 
 

@@ -123,10 +123,15 @@ class Transaction:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self._stash, JOURNAL))
 
-    def intend(self, paths: Iterable[StrPath]) -> None:
+    def intend(self, paths: Iterable[StrPath], *, normal: bool = False) -> None:
         """Journal paths about to be created (only ones that do not exist now), so a
-        killed process's leftovers can be deleted by the next one."""
-        entries: list[list[object]] = [["C", os.path.abspath(os.fspath(p))] for p in paths]
+        killed process's leftovers can be deleted by the next one. `normal`: the paths
+        are already absolute and normalised (an install's thousands of files), so
+        `os.path.abspath` need not run on each."""
+        if normal:
+            entries: list[list[object]] = [["C", os.fspath(p)] for p in paths]
+        else:
+            entries = [["C", os.path.abspath(os.fspath(p))] for p in paths]
         if entries:
             with self._lock:
                 self._log(entries)
@@ -153,12 +158,16 @@ class Transaction:
             _move(source, destination)
             self._stashed.append((source, destination))
 
-    def created(self, paths: Iterable[StrPath]) -> None:
-        """Record new files and directories, to delete (in reverse order) on rollback."""
-        normal = [os.path.abspath(os.fspath(p)) for p in paths]
+    def created(self, paths: Iterable[StrPath], *, normal: bool = False) -> None:
+        """Record new files and directories, to delete (in reverse order) on rollback
+        (`normal` as for `intend`)."""
+        if normal:
+            normal_paths = [os.fspath(p) for p in paths]
+        else:
+            normal_paths = [os.path.abspath(os.fspath(p)) for p in paths]
         with self._lock:
-            self._created.extend(normal)
-            self._created_set.update(normal)
+            self._created.extend(normal_paths)
+            self._created_set.update(normal_paths)
 
     @property
     def removed(self) -> list[Path]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import shlex
 from collections.abc import Callable, Mapping
@@ -244,23 +245,32 @@ def plan_install(
 ) -> _Plan:
     """Map every RECORD row of the unpacked wheel to its destination."""
     plan = _Plan()
+    links, record = plan.links, plan.record
     data_dir = dist_info[: -len(".dist-info")] + ".data"
     prefixes: dict[str, tuple[str, str]] = {}
-    archive_str = str(archive)
+    # Destinations are built by concatenation, not `os.path.join` (a Python function,
+    # called thousands of times here): `root` is absolute and normal, and a RECORD path
+    # that is not normal (`./`, `//`, `/.`) is normalised first, so every destination is
+    # an absolute normal path and the transaction need not normalise it again.
+    archive_prefix = os.path.join(str(archive), "")
+    root_prefix = os.path.join(root, "")
     for row in rows:
         path = row.path
-        if not path or path.endswith("/"):
+        if not path or path[-1] == "/":
             continue
-        if _unsafe(path):
+        if path[0] in "/\\" or (".." in path and _unsafe(path)):
             raise WheelError(f"{filename}: RECORD names an unsafe path {path!r}")
-        first, _, rest = path.partition("/")
-        source = os.path.join(archive_str, path)
+        target = path
+        if "/." in path or "//" in path or path[0] == ".":
+            target = posixpath.normpath(path)
+        source = archive_prefix + path
+        first, _, rest = target.partition("/")
         if first == dist_info and rest in _OWN_METADATA:
             continue
         if first != data_dir:
-            destination = os.path.join(root, path)
-            plan.links[destination] = source
-            plan.record[destination] = (path, row.hash, row.size)
+            destination = root_prefix + target
+            links[destination] = source
+            record[destination] = (path, row.hash, row.size)
             continue
         key, _, sub = rest.partition("/")
         if not sub:
@@ -332,7 +342,8 @@ def _new_paths(directories: set[str], files: list[str]) -> list[str]:
             current = parent
     new = sorted(missing)
     # A file in a directory that does not exist yet cannot exist: no stat needed.
-    new.extend(f for f in files if os.path.dirname(f) in missing or not os.path.lexists(f))
+    new.extend(f for f in files
+               if f.rpartition(os.sep)[0] in missing or not os.path.lexists(f))
     return new
 
 
@@ -387,6 +398,46 @@ def install_wheel(
                 requested=requested, link_mode=link_mode, installer=installer,
                 direct_url=direct_url, transaction=own, link_support=link_support,
             )
+    planned = plan_wheel(archive, filename=filename, scheme=scheme, interpreter=interpreter,
+                         requested=requested, installer=installer, direct_url=direct_url)
+    return place_wheel(planned, transaction, link_mode=link_mode, link_support=link_support)
+
+
+@dataclass
+class PlannedWheel:
+    """A wheel's install worked out and checked, nothing written yet (`plan_wheel`).
+
+    Planning reads only the unpacked wheel; `place_wheel` then writes only the paths in
+    `destinations`, which is what lets the wheels of one install be placed side by side
+    when no two of them write the same path (`commands/apply.py`).
+    """
+
+    filename: str
+    dist_info: str
+    target_info: str
+    plan: _Plan
+
+    @property
+    def record_path(self) -> str:
+        return os.path.join(self.target_info, "RECORD")
+
+    @property
+    def destinations(self) -> list[str]:
+        """Every file this install writes, RECORD included."""
+        return [*self.plan.links, *self.plan.writes, self.record_path]
+
+
+def plan_wheel(
+    archive: Path,
+    *,
+    filename: str,
+    scheme: Mapping[str, str],
+    interpreter: str,
+    requested: bool,
+    installer: str = "wherry",
+    direct_url: Mapping[str, Any] | None = None,
+) -> PlannedWheel:
+    """Check the unpacked wheel at `archive` and map each of its files to its place."""
     archive = Path(archive)
     dist_info = _find_dist_info(archive, filename)
     project, _ = _check_names(archive, dist_info, filename)
@@ -430,7 +481,19 @@ def install_wheel(
         plan.writes[destination] = (content, 0o644)
         plan.record[destination] = (f"{dist_info}/{name}", hash_bytes(content),
                                     str(len(content)))
+    return PlannedWheel(filename, dist_info, target_info, plan)
 
+
+def place_wheel(
+    planned: PlannedWheel,
+    transaction: Transaction,
+    *,
+    link_mode: LinkMode = DEFAULT_LINK_MODE,
+    link_support: LinkSupport | None = None,
+) -> InstalledFiles:
+    """Write a planned wheel's files as part of `transaction` (safe to run in several
+    threads at once on one transaction, for wheels that write different paths)."""
+    plan, filename = planned.plan, planned.filename
     overwritten: list[Path] = []
 
     def on_exists(path: StrPath) -> None:
@@ -444,12 +507,16 @@ def install_wheel(
 
     created: list[StrPath] = []
     used_mode = link_mode
-    record_path = os.path.join(target_info, "RECORD")
-    directories = {os.path.dirname(p) for p in plan.links}
-    directories.update(os.path.dirname(p) for p in plan.writes)
+    target_info = planned.target_info
+    record_path = planned.record_path
+    # Every path here is absolute and normal (see `plan_install`): `rpartition` is the
+    # directory name, and the transaction may take them as they are.
+    directories = {p.rpartition(os.sep)[0] for p in plan.links}
+    directories.update(p.rpartition(os.sep)[0] for p in plan.writes)
     directories.add(target_info)
     # Journal what is about to be made, so a killed process's leftovers can be undone.
-    transaction.intend(_new_paths(directories, [*plan.links, *plan.writes, record_path]))
+    transaction.intend(_new_paths(directories, [*plan.links, *plan.writes, record_path]),
+                       normal=True)
     try:
         _make_dirs(directories, created)
         used_mode = link_tree(
@@ -460,11 +527,11 @@ def install_wheel(
             _write_new(destination, content, mode, on_exists)
             created.append(destination)
         rows_out = [plan.record[d] for d in plan.record]
-        rows_out.append((f"{dist_info}/RECORD", "", ""))
+        rows_out.append((f"{planned.dist_info}/RECORD", "", ""))
         _write_new(record_path, format_record(rows_out), 0o644, on_exists)
         created.append(record_path)
     finally:
-        transaction.created(created)
+        transaction.created(created, normal=True)
     if overwritten:
         log.debug("%s replaced %d existing file(s)", filename, len(overwritten))
     return InstalledFiles(
