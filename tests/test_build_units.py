@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from wherry.build.builder import Builder, BuildOptions, Source
+from wherry.build.builder import Builder, Source
 from wherry.build.cache import source_for_sdist
 from wherry.build.env import BuildEnvironments
+from wherry.build.options import BuildOptions
 from wherry.build.project import (
     LEGACY_BACKEND,
     build_system,

@@ -346,9 +346,10 @@ def test_a_source_is_built_by_the_process_that_prepared_its_metadata(
 ) -> None:
     """Metadata during resolution, the wheel at install: one tree, one backend process
     (kept by the build environments in between), ended when they close."""
-    from wherry.build.builder import Builder, BuildOptions, Source
+    from wherry.build.builder import Builder, Source
     from wherry.build.cache import source_for_sdist
     from wherry.build.env import BuildEnvironments
+    from wherry.build.options import BuildOptions
     from wherry.cache.layout import Cache
     from wherry.python.info import query_interpreter
 

@@ -23,10 +23,11 @@ from pathlib import Path
 from wherry.build.cache import BuiltWheels, SourceId, build_key
 from wherry.build.env import BuildEnvironment, BuildEnvironments, environment_key
 from wherry.build.frontend import Backend, HookMissing
+from wherry.build.options import BuildOptions, concurrent_builds
 from wherry.build.project import build_system, pyproject_metadata, static_metadata
 from wherry.build.waits import BuildWaits
 from wherry.cache.layout import Cache
-from wherry.errors import BuildError, UsageError
+from wherry.errors import BuildError
 from wherry.output import log
 from wherry.python.info import InterpreterInfo
 
@@ -35,45 +36,6 @@ def _canonical(name: str) -> str:
     import re
 
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """The build flags: `--no-build-isolation[-package]`, `-C`, `--build-constraint`."""
-
-    isolation: bool = True
-    no_isolation_packages: frozenset[str] = frozenset()
-    config_settings: Mapping[str, str | list[str]] = field(default_factory=dict)
-    build_constraints: tuple[str, ...] = ()
-    concurrency: int | None = None
-    # `--refresh` / `--refresh-package` (and `--reinstall[-package]`, which imply them):
-    # cached builds of these projects are made again, once per run (as uv does).
-    refresh_all: bool = False
-    refresh_packages: frozenset[str] = frozenset()
-
-    def refreshes(self, name: str | None) -> bool:
-        return self.refresh_all or (name is not None and _canonical(name) in
-                                    self.refresh_packages)
-
-    def isolated(self, name: str | None) -> bool:
-        if not self.isolation:
-            return False
-        return name is None or _canonical(name) not in self.no_isolation_packages
-
-
-def concurrent_builds() -> int:
-    """`WHERRY_CONCURRENT_BUILDS`, else the number of CPUs."""
-    value = os.environ.get("WHERRY_CONCURRENT_BUILDS", "").strip()
-    if value:
-        try:
-            count = int(value)
-        except ValueError:
-            count = 0
-        if count < 1:
-            raise UsageError(f"WHERRY_CONCURRENT_BUILDS must be a positive integer, not "
-                             f"{value!r}")
-        return count
-    return os.cpu_count() or 1
 
 
 @dataclass

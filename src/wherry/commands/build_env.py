@@ -29,10 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wherry.build.archive import unpack_sdist
-from wherry.build.builder import Builder, BuildOptions, Source, concurrent_builds
-from wherry.build.cache import SourceId, source_for_sdist
-from wherry.build.env import BuildEnvironment, BuildEnvironments
+from wherry.build.options import BuildOptions, concurrent_builds
 from wherry.cache.entry import file_sha256
 from wherry.cache.layout import Cache
 from wherry.errors import BuildError, WherryError
@@ -46,6 +43,9 @@ from wherry.resolve.metadata import CoreMetadata
 from wherry.settings import IndexSettings
 
 if TYPE_CHECKING:
+    from wherry.build.builder import Builder, Source
+    from wherry.build.cache import SourceId
+    from wherry.build.env import BuildEnvironment
     from wherry.commands.install import InstallOptions
 
 
@@ -133,15 +133,12 @@ class BuildContext:
         self.target = target
         self.cache = cache
         self.options = options
-        self.build_options: BuildOptions = getattr(options, "build_options", BuildOptions())
-        if builder is None:
-            installer = EnvironmentInstaller(settings, cache, options)
-            environments = BuildEnvironments(
-                env, installer, lambda: cache.tempdir(prefix="build-env-"),
-                constraints=self.build_options.build_constraints)
-            tags = [str(tag) for tag in target.tags.tags]
-            builder = Builder(env, tags, cache, self.build_options, environments)
-        self.builder = builder
+        self.settings = settings
+        self._build_options: BuildOptions | None = None
+        # Made on first use: an install of wheels only never builds, and never imports
+        # the build machinery (`build/`).
+        self._builder = builder
+        self._builder_lock = threading.Lock()  # not `_lock`: held while this is read
         # Direct references, prepared before resolution (commands/direct.py).
         self.direct: dict[str, tuple[Candidate, CoreMetadata]] = {}
         self.direct_sources: dict[str, Source] = {}
@@ -153,12 +150,35 @@ class BuildContext:
         self._ahead: dict[tuple[SourceId, bool], Future[Path]] = {}
         self._ahead_pool: ThreadPoolExecutor | None = None
 
+    @property
+    def build_options(self) -> BuildOptions:
+        if self._build_options is None:
+            self._build_options = getattr(self.options, "build_options", None) or BuildOptions()
+        return self._build_options
+
+    @property
+    def builder(self) -> Builder:
+        """The run's `Builder` (and its build environments), made when first needed."""
+        with self._builder_lock:
+            if self._builder is None:
+                from wherry.build.builder import Builder
+                from wherry.build.env import BuildEnvironments
+
+                installer = EnvironmentInstaller(self.settings, self.cache, self.options)
+                environments = BuildEnvironments(
+                    self.env, installer, lambda: self.cache.tempdir(prefix="build-env-"),
+                    constraints=self.build_options.build_constraints)
+                tags = [str(tag) for tag in self.target.tags.tags]
+                self._builder = Builder(self.env, tags, self.cache, self.build_options,
+                                        environments)
+            return self._builder
+
     def close(self, *, environments: bool = True) -> None:
         if self._ahead_pool is not None:  # before the environments they build in go
             self._ahead_pool.shutdown(wait=True, cancel_futures=True)
             self._ahead_pool = None
-        if environments:
-            self.builder.environments.close()
+        if environments and self._builder is not None:
+            self._builder.environments.close()
         for directory in self._temporary:
             shutil.rmtree(directory, ignore_errors=True)
         self._temporary.clear()
@@ -200,6 +220,10 @@ class BuildContext:
     def sdist_source(self, file: DistFile, client: HttpClient) -> Source:
         """A `Source` for an sdist listed by an index or find-links location."""
         from packaging.utils import parse_sdist_filename
+
+        from wherry.build.archive import unpack_sdist
+        from wherry.build.builder import Source
+        from wherry.build.cache import source_for_sdist
 
         name, version = parse_sdist_filename(file.filename)
         label = f"{name}=={version}"
@@ -286,4 +310,4 @@ def hash_file(path: Path) -> str:
         raise BuildError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-__all__ = ["BuildContext", "EnvironmentInstaller", "SourceId"]
+__all__ = ["BuildContext", "EnvironmentInstaller"]

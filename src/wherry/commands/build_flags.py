@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wherry.build.builder import BuildOptions, concurrent_builds
+from wherry.build.options import BuildOptions, concurrent_builds
 from wherry.errors import UsageError
 from wherry.resolve.candidates import BinaryPolicy
 

@@ -78,8 +78,7 @@ def prepare_direct(spec: RequirementsSpec, builds: BuildContext, client: HttpCli
     Requirements, constraints and overrides alike (as uv): a constraint `dep @ URL` makes
     that reference the only candidate of `dep` should anything need it; an override
     replaces every requirement of `dep` with it."""
-    kinds = (spec.requirements, spec.constraints, spec.overrides)
-    if not any(item.requirement.url for items in kinds for item in items):
+    if not spec.has_direct_references:
         return spec
     scope = scope or DirectScope.of_target(builds)
     urls: dict[str, str] = {}

@@ -18,7 +18,7 @@ TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from wherry.build.builder import BuildOptions
+    from wherry.build.options import BuildOptions
     from wherry.commands.session import IndexSession
     from wherry.requirements.parse import RequirementsSpec
     from wherry.resolve.candidates import BinaryPolicy

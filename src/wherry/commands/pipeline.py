@@ -78,10 +78,11 @@ def resolve_for(
         if sources_sink is not None:
             sources_sink.append(sources)
         if builds is not None:
-            from wherry.commands.direct import prepare_direct
-
             builds.client = client
-            prepare_direct(spec, builds, client)
+            if spec.has_direct_references:  # else no need to import what makes them
+                from wherry.commands.direct import prepare_direct
+
+                prepare_direct(spec, builds, client)
         # Installed versions are preferred (kept when the request allows them), except
         # under `-U` and for each `-P` package.
         preferences: dict[str, InstalledPreference] = {}

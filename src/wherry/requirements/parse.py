@@ -74,6 +74,13 @@ class RequirementsSpec:
     files: list[Path] = field(default_factory=list)
     variables: dict[str, str | None] = field(default_factory=dict)
 
+    @property
+    def has_direct_references(self) -> bool:
+        """Whether a requirement, constraint or override names a URL or a path."""
+        return any(item.requirement.url
+                   for items in (self.requirements, self.constraints, self.overrides)
+                   for item in items)
+
 
 def parse_requirement(
     text: str, source: str, *, editable: bool = False, base_dir: Path | None = None,

@@ -332,7 +332,9 @@ class WherryProvider(BaseProvider[str, Version]):
         if self.config.no_deps:
             return result
         for text in metadata.requires_dist:
-            why = invalid_requirement(text)
+            # `parse_dependency` is memoised (the prefetch has usually parsed these
+            # already); only an entry it rejects is parsed again, for the reason.
+            why = invalid_requirement(text) if parse_dependency(text) is None else None
             if why is not None:  # this version cannot be used at all
                 log.debug("Ignoring %s==%s: it has invalid metadata (Requires-Dist %r: %s)",
                           name, version, text, why)
