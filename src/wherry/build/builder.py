@@ -23,19 +23,13 @@ from pathlib import Path
 from wherry.build.cache import BuiltWheels, SourceId, build_key
 from wherry.build.env import BuildEnvironment, BuildEnvironments, environment_key
 from wherry.build.frontend import Backend, HookMissing
-from wherry.build.options import BuildOptions, concurrent_builds
+from wherry.build.options import BuildOptions, canonical_name, concurrent_builds
 from wherry.build.project import build_system, pyproject_metadata, static_metadata
 from wherry.build.waits import BuildWaits
 from wherry.cache.layout import Cache
 from wherry.errors import BuildError
 from wherry.output import log
 from wherry.python.info import InterpreterInfo
-
-
-def _canonical(name: str) -> str:
-    import re
-
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass
@@ -113,14 +107,14 @@ class Builder:
         """The builder for the build dependencies of `source` (installed into the
         environment keyed `environment`): it knows the chain of builds under way, as
         `(label, canonical name)` pairs, to refuse cycles."""
-        entry = (source.label, _canonical(source.name) if source.name else "")
+        entry = (source.label, canonical_name(source.name) if source.name else "")
         return Builder(self.target, self.tags, self.cache, self.options, self.environments,
                        stack=(*self.stack, entry), making=self.making | {environment},
                        chain=(*self.chain, source.id),
                        shared=self._shared)
 
     def check_cycle(self, name: str) -> None:
-        canonical = _canonical(name)
+        canonical = canonical_name(name)
         if any(entry_name == canonical for _label, entry_name in self.stack):
             chain = " -> ".join([*(label for label, _name in self.stack), name])
             raise BuildError(f"cyclic build dependency: {chain}",
@@ -398,7 +392,7 @@ def _installed(env: InterpreterInfo, building: str | None) -> list[str]:
     the one being built: a build without isolation compiled against numpy 1.x must not
     be reused once numpy 2 is installed (uv reuses it)."""
     found: set[str] = set()
-    own = _canonical(building) if building else None
+    own = canonical_name(building) if building else None
     for key in ("purelib", "platlib"):
         try:
             names = os.listdir(env.scheme[key])
@@ -406,7 +400,7 @@ def _installed(env: InterpreterInfo, building: str | None) -> list[str]:
             continue
         for name in names:
             if name.endswith((".dist-info", ".egg-info")) and (
-                own is None or _canonical(name.rpartition(".")[0].split("-")[0]) != own
+                own is None or canonical_name(name.rpartition(".")[0].split("-")[0]) != own
             ):
                 found.add(name)
     return sorted(found)

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from wherry.errors import UsageError
 
 
-def _canonical(name: str) -> str:
+def canonical_name(name: str) -> str:
+    """PEP 503's normal form of a project name (`build/` imports neither `resolve` nor
+    `install`, where the other copies of this rule live)."""
     import re
 
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -35,13 +37,13 @@ class BuildOptions:
     refresh_packages: frozenset[str] = frozenset()
 
     def refreshes(self, name: str | None) -> bool:
-        return self.refresh_all or (name is not None and _canonical(name) in
+        return self.refresh_all or (name is not None and canonical_name(name) in
                                     self.refresh_packages)
 
     def isolated(self, name: str | None) -> bool:
         if not self.isolation:
             return False
-        return name is None or _canonical(name) not in self.no_isolation_packages
+        return name is None or canonical_name(name) not in self.no_isolation_packages
 
 
 def concurrent_builds() -> int:

@@ -515,8 +515,7 @@ def place_wheel(
     directories.update(p.rpartition(os.sep)[0] for p in plan.writes)
     directories.add(target_info)
     # Journal what is about to be made, so a killed process's leftovers can be undone.
-    transaction.intend(_new_paths(directories, [*plan.links, *plan.writes, record_path]),
-                       normal=True)
+    transaction.intend(_new_paths(directories, planned.destinations), normal=True)
     try:
         _make_dirs(directories, created)
         used_mode = link_tree(
