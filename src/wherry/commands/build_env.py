@@ -138,7 +138,8 @@ class BuildContext:
         # Made on first use: an install of wheels only never builds, and never imports
         # the build machinery (`build/`).
         self._builder = builder
-        self._builder_lock = threading.Lock()  # not `_lock`: held while this is read
+        # Not `_lock`: `start_build` reads `builder` while holding that one.
+        self._builder_lock = threading.Lock()
         # Direct references, prepared before resolution (commands/direct.py).
         self.direct: dict[str, tuple[Candidate, CoreMetadata]] = {}
         self.direct_sources: dict[str, Source] = {}

@@ -57,6 +57,13 @@ def _delete(path: str) -> None:
         pass
 
 
+def _absolute(paths: Iterable[StrPath], normal: bool) -> list[str]:
+    """The paths as absolute normal strings; `normal` says they are already."""
+    if normal:
+        return [os.fspath(p) for p in paths]
+    return [os.path.abspath(os.fspath(p)) for p in paths]
+
+
 def _move(source: str, destination: str) -> None:
     try:
         os.rename(source, destination)
@@ -128,10 +135,7 @@ class Transaction:
         killed process's leftovers can be deleted by the next one. `normal`: the paths
         are already absolute and normalised (an install's thousands of files), so
         `os.path.abspath` need not run on each."""
-        if normal:
-            entries: list[list[object]] = [["C", os.fspath(p)] for p in paths]
-        else:
-            entries = [["C", os.path.abspath(os.fspath(p))] for p in paths]
+        entries: list[list[object]] = [["C", p] for p in _absolute(paths, normal)]
         if entries:
             with self._lock:
                 self._log(entries)
@@ -161,10 +165,7 @@ class Transaction:
     def created(self, paths: Iterable[StrPath], *, normal: bool = False) -> None:
         """Record new files and directories, to delete (in reverse order) on rollback
         (`normal` as for `intend`)."""
-        if normal:
-            normal_paths = [os.fspath(p) for p in paths]
-        else:
-            normal_paths = [os.path.abspath(os.fspath(p)) for p in paths]
+        normal_paths = _absolute(paths, normal)
         with self._lock:
             self._created.extend(normal_paths)
             self._created_set.update(normal_paths)
