@@ -334,8 +334,12 @@ def test_a_local_wheel_with_a_name_that_is_not_utf8_is_a_wheel_error(tmp_path: P
 
     wheel = tmp_path / "demo-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr("demo-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: demo\n")
-        archive.writestr("d\u00e4mo.txt", "x")  # non-ASCII: stored as UTF-8, flag set
+        # Fixed timestamps: the clock's DOS time bytes can spell the UTF-8 of "ä" too.
+        stamp = (2020, 1, 1, 0, 0, 0)
+        archive.writestr(zipfile.ZipInfo("demo-1.0.dist-info/METADATA", stamp),
+                         "Metadata-Version: 2.1\nName: demo\n")
+        # Non-ASCII: stored as UTF-8, flag set.
+        archive.writestr(zipfile.ZipInfo("d\u00e4mo.txt", stamp), "x")
     data = wheel.read_bytes()
     assert data.count("\u00e4".encode()) == 2  # local header and central directory
     wheel.write_bytes(data.replace("\u00e4".encode(), b"\xff\xfe"))
