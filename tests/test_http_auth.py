@@ -11,7 +11,9 @@ import base64
 import http.client
 import json
 import os
+import select
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -547,10 +549,14 @@ def test_install_over_tls_with_cert_or_insecure_host(
 # -- proxies -------------------------------------------------------------------------------------
 
 class ForwardProxy:
-    """A plain-HTTP forward proxy (absolute-form requests) that logs what it forwards."""
+    """A forward proxy that logs what it forwards: absolute-form requests for http targets,
+    CONNECT tunnels (bytes piped both ways) for https ones; itself over TLS when given a
+    certificate (an `https://` proxy)."""
 
-    def __init__(self, auth: tuple[str, str] | None = None) -> None:
+    def __init__(self, auth: tuple[str, str] | None = None, *,
+                 tls: tuple[Path, Path] | None = None) -> None:
         self.log: list[tuple[str, dict[str, str]]] = []
+        self.tunnels = 0  # CONNECT requests that were answered 200
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -588,8 +594,31 @@ class ForwardProxy:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_CONNECT(self) -> None:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                proxy.log.append((f"CONNECT {self.path}", headers))
+                if auth is not None and headers.get("proxy-authorization") != basic(*auth):
+                    self.send_response(407)
+                    self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                host, _, port = self.path.rpartition(":")
+                upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.wfile.flush()
+                proxy.tunnels += 1
+                _pipe(self.connection, upstream)
+                self.close_connection = True
+
         self.httpd = _Quiet(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self) -> None:
@@ -597,12 +626,32 @@ class ForwardProxy:
         self.httpd.server_close()
 
 
+def _pipe(client: socket.socket, upstream: socket.socket) -> None:
+    """Copy bytes both ways until either side hangs up (a CONNECT tunnel)."""
+    sockets = [client, upstream]
+    try:
+        while True:
+            readable, _, _ = select.select(sockets, [], [], 10)
+            if not readable:
+                return
+            for sock in readable:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                (upstream if sock is client else client).sendall(data)
+    except OSError:
+        return
+    finally:
+        upstream.close()
+
+
 @pytest.fixture
 def proxies() -> Iterator[Callable[..., ForwardProxy]]:
     started: list[ForwardProxy] = []
 
-    def start(auth: tuple[str, str] | None = None) -> ForwardProxy:
-        made = ForwardProxy(auth)
+    def start(auth: tuple[str, str] | None = None, *,
+              tls: tuple[Path, Path] | None = None) -> ForwardProxy:
+        made = ForwardProxy(auth, tls=tls)
         started.append(made)
         return made
 
@@ -671,6 +720,67 @@ def test_install_through_a_proxy(
     assert len(proxy.log) == len(server.requests) > 0
 
 
+def _bundle(folder: Path, *certificates: tuple[Path, Path]) -> Path:
+    """One CA file trusting each self-signed certificate given."""
+    bundle = folder / "bundle.pem"
+    bundle.write_bytes(b"".join(cert.read_bytes() for cert, _ in certificates))
+    return bundle
+
+
+def test_https_goes_through_a_connect_tunnel_with_proxy_credentials(
+        serve: Callable[..., Server], proxies: Callable[..., ForwardProxy],
+        certs: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch,
+        no_proxy_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = serve(needs("alice", "pw"), tls=certs["server"])
+    proxy = proxies(auth=("pxuser", "px-secret"))
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("//", "//pxuser:px-secret@"))
+    with HttpClient(retries=0, cert=str(certs["server"][0])) as client:
+        url = server.base.replace("//", "//alice:pw@")
+        assert client.get(url + "/x").body == b"secret page"
+        assert client.get(url + "/y").body == b"secret page"
+    # One tunnel carried both requests (kept alive); the proxy saw only CONNECT, with its
+    # own credentials, and never the server's.
+    assert [path for path, _ in proxy.log] == [f"CONNECT 127.0.0.1:{server.port}"]
+    assert proxy.log[0][1]["proxy-authorization"] == basic("pxuser", "px-secret")
+    assert "authorization" not in proxy.log[0][1]
+    assert [path for path, _ in server.log] == ["/x", "/y"]
+    assert "proxy-authorization" not in server.log[0][1]
+    assert "px-secret" not in capsys.readouterr().err
+
+
+def test_https_through_an_https_proxy(
+        serve: Callable[..., Server], proxies: Callable[..., ForwardProxy],
+        certs: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch,
+        no_proxy_env: None, tmp_path: Path) -> None:
+    server = serve(ok, tls=certs["server"])
+    proxy = proxies(tls=certs["stranger"])
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    bundle = _bundle(tmp_path, certs["server"], certs["stranger"])
+    with HttpClient(retries=0, cert=str(bundle)) as client:
+        assert client.get(server.base + "/x").body == b"over tls"
+    assert proxy.tunnels == 1 and len(server.log) == 1
+    # The proxy's certificate is checked too: trusting only the server's is a TLS error.
+    with HttpClient(retries=0, cert=str(certs["server"][0])) as client, \
+            pytest.raises(NetworkError) as caught:
+        client.get(server.base + "/x")
+    assert "TLS" in caught.value.message
+
+
+def test_a_proxy_refusing_the_tunnel_is_a_clear_error(
+        serve: Callable[..., Server], proxies: Callable[..., ForwardProxy],
+        certs: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch,
+        no_proxy_env: None) -> None:
+    server = serve(ok, tls=certs["server"])
+    proxy = proxies(auth=("pxuser", "px-secret"))
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("//", "//pxuser:wrong@"))
+    with HttpClient(retries=0, cert=str(certs["server"][0])) as client, \
+            pytest.raises(NetworkError) as caught:
+        client.get(server.base + "/x")
+    assert "407" in caught.value.message and "proxy" in caught.value.message.lower()
+    assert "wrong" not in caught.value.render()
+    assert server.log == []
+
+
 # -- concurrency setting ---------------------------------------------------------------------------
 
 def test_concurrent_downloads_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -678,7 +788,7 @@ def test_concurrent_downloads_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WHERRY_CONCURRENT_DOWNLOADS", "7")
     with HttpClient() as client:
         assert client.max_workers == 7
-        assert client._get_pool("http://127.0.0.1:1/").connection_pool_kw["maxsize"] == 7
+        assert client._get_wire().max_idle == 7
         assert client._get_executor()._max_workers == 7
     monkeypatch.setenv("WHERRY_CONCURRENT_DOWNLOADS", "0")
     with pytest.raises(UsageError, match="WHERRY_CONCURRENT_DOWNLOADS"):

@@ -326,16 +326,14 @@ class EarlyStart:
 
 def preload_resolution() -> None:
     """Import what a resolving command needs once its environment is known: the
-    resolver, the index layer, the install pipeline and urllib3 (together 80-120 ms of
-    CPU). Run while an interpreter probe runs (`python.info.while_probing`), so those
-    imports fill a wait instead of competing with the threads reading the first answers
-    (every 16 KB read of a response needs the GIL back)."""
-    import urllib3  # noqa: F401  (what the HTTP client imports on its first request)
-
+    resolver, the index layer, the install pipeline and the HTTP wire layer (together
+    80-120 ms of CPU). Run while an interpreter probe runs (`python.info.while_probing`),
+    so those imports fill a wait instead of competing with the threads reading the first
+    answers (every 16 KB read of a response needs the GIL back)."""
     import wherry.commands.build_env
     import wherry.commands.hashes
     import wherry.commands.pipeline
-    import wherry.http.dns  # noqa: F401
+    import wherry.http.wire  # noqa: F401  (what the HTTP client imports on its first request)
 
 
 def prepare_tls(options: InstallOptions) -> None:

@@ -2,13 +2,15 @@
 
 Why it looks like this (reference/stack.md sections 0 and 3):
 
-* urllib3 with a `ThreadPoolExecutor` measured as fast as anything else that verifies TLS
-  against the system store, and it is what pip uses. It is imported on first use only, so
-  `import wherry.http.client` costs neither urllib3 nor `ssl` (the no-op install path).
+* HTTP/1.1 of our own (`wherry.http.wire`: kept-alive connections per origin, CONNECT
+  tunnels for proxies) used from a `ThreadPoolExecutor`. It replaced urllib3, whose imports
+  (with http.client's) cost ~30 ms before a run's first request. It is imported on first
+  use only, so `import wherry.http.client` costs neither sockets nor `ssl` (the no-op
+  install path).
 * One `ssl.SSLContext`, built lazily on the first HTTPS request from `--cert`, else
   `SSL_CERT_FILE`/`SSL_CERT_DIR`, else the system store (never certifi alone: the egress
   proxy's CA is only in the system bundle; never truststore on Linux: 50 ms per handshake).
-* Redirects are followed here, not by urllib3, so the final URL is known (relative links
+* Redirects are followed here, not by the wire layer, so the final URL is known (relative links
   on a simple page resolve against it) and credentials are never sent to another origin.
 * Retries with exponential backoff and jitter on connection errors, timeouts, 408/429/5xx
   and truncated bodies, like uv (`WHERRY_HTTP_RETRIES`, `WHERRY_HTTP_TIMEOUT`).
@@ -16,9 +18,9 @@ Why it looks like this (reference/stack.md sections 0 and 3):
   special cases above this layer (a missing file answers like a 404).
 
 Credentials (URL, netrc, keyring, per realm) come from `wherry.http.auth` via `_send`;
-`_get_pool` picks a manager per (proxy from `*_PROXY`/`NO_PROXY`, verified or
-`--allow-insecure-host` TLS); `get` is the single place where an
-RFC 9111 cache layer (hishel's sans-IO core) will wrap requests.
+`_route` decides, once per origin, the proxy (from `*_PROXY`/`NO_PROXY`) and the TLS
+context (verified, or not for an `--allow-insecure-host`); `wherry.http.cache_policy`
+wraps `get` with RFC 9111 decisions (hishel's sans-IO core).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from wherry.output import log, trace
 if TYPE_CHECKING:
     import ssl
 
-    import urllib3
+    from wherry.http import wire
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -199,7 +201,7 @@ class _Retry(Exception):
 
 
 class HttpClient:
-    """The run's HTTP client: a urllib3 pool, a TLS context, retries and a thread pool.
+    """The run's HTTP client: kept-alive connections, TLS contexts, retries and a thread pool.
 
     Thread-safe; create one per run and `close()` it (or use it as a context manager).
     """
@@ -220,10 +222,10 @@ class HttpClient:
         self.cert = cert
         self.insecure_hosts = parse_insecure_hosts(allow_insecure_hosts)
         self.auth = Authenticator(keyring_provider=keyring_provider, index_urls=index_urls)
-        self._pools: dict[tuple[str | None, str | None], urllib3.PoolManager] = {}
+        self._wire: wire.Pool | None = None
+        self._routes: dict[tuple[str, str, int], wire.Route] = {}
         self._proxies: dict[str, str] | None = None
         self._lock = threading.Lock()
-        self._timeout_obj: urllib3.Timeout | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._no_ranges: set[tuple[str, str, int | None]] = set()
 
@@ -239,65 +241,78 @@ class HttpClient:
         """Stop the thread pool (queued work is cancelled) and close pooled connections."""
         with self._lock:
             executor, self._executor = self._executor, None
-            pools, self._pools = list(self._pools.values()), {}
+            pool, self._wire = self._wire, None
+            self._routes = {}
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
-        for pool in pools:
-            pool.clear()
+        if pool is not None:
+            pool.close()
 
-    def _make_pool(self, proxy: str | None, tls: str | None) -> urllib3.PoolManager:
-        """A pool manager for one (proxy URL or None, TLS mode) pair.
-
-        `tls` is None for plain HTTP, `"verify"` or `"insecure"` (an
-        `--allow-insecure-host`) for HTTPS. HTTP and HTTPS get separate managers, so the
-        TLS context is only built when the first HTTPS request is made.
-        """
-        import urllib3
-
-        if self._timeout_obj is None:
-            self._timeout_obj = urllib3.Timeout(connect=min(CONNECT_TIMEOUT, self.timeout),
-                                                read=self.timeout)
-        # One connection per worker and host, so parallel requests to one index reuse
-        # keep-alive connections instead of opening and dropping new ones.
-        options: dict[str, Any] = {"num_pools": 32, "maxsize": max(self.max_workers, 1),
-                                   "block": False}
-        if tls == "insecure":
-            options["ssl_context"] = insecure_context()
-            _silence_insecure_warnings()
-        elif tls == "verify":
-            options["ssl_context"] = self._ssl_context()
-        from wherry.http.dns import pool_classes
-
-        if proxy is None:
-            manager = urllib3.PoolManager(**options)
-            manager.pool_classes_by_scheme = pool_classes()
-            return manager
-        proxy_url, proxy_credentials = split_userinfo(proxy)
-        proxy_headers = (
-            {"Proxy-Authorization": proxy_credentials.header()} if proxy_credentials else None
-        )
-        if proxy_url.startswith("https:"):
-            options["proxy_ssl_context"] = self._ssl_context()
-        log.debug("Using proxy %s", redact(proxy))
-        proxy_manager = urllib3.ProxyManager(proxy_url, proxy_headers=proxy_headers, **options)
-        proxy_manager.pool_classes_by_scheme = pool_classes()
-        return proxy_manager
-
-    def _get_pool(self, url: str) -> urllib3.PoolManager:
-        """The pool manager for `url`: through its proxy (if any), verified or not."""
-        scheme, host, port = _origin(url)
-        proxy = self._proxy_for(scheme, host, port)
-        tls = None
-        if scheme == "https":
-            tls = "insecure" if _host_matches(self.insecure_hosts, host, port) else "verify"
-        key = (proxy, tls)
-        pool = self._pools.get(key)
+    def _get_wire(self) -> wire.Pool:
+        """The run's connections (made on the first network request)."""
+        pool = self._wire
         if pool is None:
+            from wherry.http import wire
+
             with self._lock:
-                pool = self._pools.get(key)
+                pool = self._wire
                 if pool is None:
-                    pool = self._pools[key] = self._make_pool(proxy, tls)
+                    # One kept-alive connection per worker and origin, so parallel
+                    # requests to one index reuse connections instead of opening new ones.
+                    pool = self._wire = wire.Pool(
+                        max_idle=self.max_workers,
+                        connect_timeout=min(CONNECT_TIMEOUT, self.timeout),
+                        read_timeout=self.timeout)
         return pool
+
+    def _route(self, url: str) -> tuple[wire.Route, str]:
+        """How a request for `url` travels (decided once per origin), and its target."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        try:
+            port = parts.port
+        except ValueError:
+            raise IndexError_(f"Invalid URL {redact(url)}: the port is not a number "
+                              "from 0 to 65535") from None
+        host = parts.hostname or ""
+        if scheme not in ("http", "https") or not host:
+            raise IndexError_(f"Invalid URL {redact(url)}: expected http(s)://host/path")
+        port = port or (443 if scheme == "https" else 80)
+        from wherry.http import wire
+
+        key = (scheme, host, port)
+        route = self._routes.get(key)
+        if route is None:
+            tls = None
+            if scheme == "https":
+                tls = (insecure_context() if _host_matches(self.insecure_hosts, host, port)
+                       else self._ssl_context())
+            proxy = self._proxy_for(scheme, host, port)
+            route = wire.Route(scheme, host, port, tls=tls,
+                               proxy=None if proxy is None else self._proxy(proxy))
+            with self._lock:
+                route = self._routes.setdefault(key, route)
+        return route, wire.request_target(route, parts.path, parts.query)
+
+    def _proxy(self, url: str) -> wire.Proxy:
+        """A proxy URL (`http://user:password@host:port`) as the wire layer needs it."""
+        from wherry.http import wire
+
+        bare, credentials = split_userinfo(url)
+        parts = urlsplit(bare)
+        scheme = parts.scheme.lower()
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if scheme not in ("http", "https") or not parts.hostname or port == -1:
+            raise UsageError(f"Unsupported proxy {redact(url)}",
+                             hint="HTTP_PROXY/HTTPS_PROXY/ALL_PROXY take http://host:port or "
+                                  "https://host:port, with user:password@ when needed")
+        log.debug("Using proxy %s", redact(url))
+        return wire.Proxy(parts.hostname, port or (443 if scheme == "https" else 80),
+                          tls=self._ssl_context() if scheme == "https" else None,
+                          authorization=credentials.header() if credentials else None)
 
     def _proxy_for(self, scheme: str, host: str, port: int | None) -> str | None:
         """The proxy URL for a request, from `<scheme>_proxy`/`all_proxy` (either case)
@@ -372,8 +387,7 @@ class HttpClient:
 
     # -- requests ------------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, headers: dict[str, str],
-              ) -> urllib3.BaseHTTPResponse:
+    def _send(self, method: str, url: str, headers: dict[str, str]) -> wire.Response:
         """One request to one URL (no redirects), with credentials: those known up front,
         else, after 401/403/404, one retry with any found in `.netrc` or the keyring."""
         target, credentials = self.auth.prepare(url)
@@ -386,8 +400,7 @@ class HttpClient:
             if retry is not None:
                 log.debug("Retrying %s with credentials after HTTP %d", redact(target),
                           response.status)
-                response.drain_conn()
-                response.release_conn()
+                response.discard()
                 credentials = retry
                 send["Authorization"] = retry.header()
                 response = self._urlopen(method, url, target, send)
@@ -396,25 +409,25 @@ class HttpClient:
         return response
 
     def _urlopen(self, method: str, url: str, target: str, send: Mapping[str, str],
-                 ) -> urllib3.BaseHTTPResponse:
-        import urllib3
+                 ) -> wire.Response:
+        route, request_target = self._route(target)
+        from wherry.http import wire
 
-        pool = self._get_pool(target)
         try:
-            return pool.urlopen(method, target, headers=dict(send), redirect=False,
-                                retries=False, preload_content=False,
-                                timeout=self._timeout_obj)
-        except urllib3.exceptions.SSLError as exc:
-            raise _tls_error(url, exc) from None
-        except urllib3.exceptions.LocationParseError as exc:
-            raise IndexError_(f"Invalid URL {redact(url)}: {exc}") from None
-        except urllib3.exceptions.ProxyError as exc:
-            raise _Retry(url, f"proxy error ({_cause(exc)})") from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _Retry(url, _cause(exc)) from None
+            return self._get_wire().request(route, method, request_target, send)
+        except wire.TLSError as exc:
+            raise _tls_error(url, exc.error, proxy=route.proxy if exc.proxy else None,
+                             ) from None
+        except wire.ProxyRefused as exc:
+            if exc.status == 407:
+                raise NetworkError(f"request for {redact(url)} failed: {exc}",
+                                   hint=status_hint(407)) from None
+            raise _Retry(url, f"proxy error ({exc})") from None
+        except (wire.WireError, OSError) as exc:
+            raise _Retry(url, str(exc)) from None
 
     def _open(self, method: str, url: str, headers: Mapping[str, str] | None,
-              ) -> tuple[str, urllib3.BaseHTTPResponse]:
+              ) -> tuple[str, wire.Response]:
         """Send one request, following redirects; the final URL and the unread response."""
         if self.offline:
             raise NetworkError(
@@ -436,8 +449,7 @@ class HttpClient:
             response = self._send(method, current, send)
             location = response.headers.get("location")
             if response.status in REDIRECT_STATUSES and location:
-                response.drain_conn()
-                response.release_conn()
+                response.discard()
                 following = urljoin(current, location)
                 if not following.startswith(("http://", "https://")):
                     raise IndexError_(f"{redact(current)} redirects to {redact(following)}",
@@ -484,13 +496,12 @@ class HttpClient:
                                 "or raise WHERRY_HTTP_TIMEOUT / WHERRY_HTTP_RETRIES")
 
     @staticmethod
-    def _retry_status(final: str, response: urllib3.BaseHTTPResponse) -> _Retry:
+    def _retry_status(final: str, response: wire.Response) -> _Retry:
         after: float | None = None
         value = response.headers.get("retry-after")
         if value and value.strip().isdigit():
             after = float(value.strip())
-        response.drain_conn()
-        response.release_conn()
+        response.discard()
         return _Retry(final, f"HTTP {response.status}", status=response.status, after=after)
 
     def _fetch(self, method: str, url: str, headers: Mapping[str, str] | None,
@@ -500,13 +511,10 @@ class HttpClient:
             if response.status in RETRY_STATUSES and response.status not in allow_status:
                 raise self._retry_status(final, response)
             try:
-                body = b"" if method == "HEAD" else response.read(decode_content=True)
+                body = response.read()
             except Exception as exc:
-                response.close()
-                raise _Retry(final, f"broken response body ({_cause(exc)})") from None
-            finally:
-                response.release_conn()
-            return Response(final, response.status, _headers(response), body)
+                raise _Retry(final, f"broken response body ({exc})") from None
+            return Response(final, response.status, response.headers, body)
 
         started = time.perf_counter()
         result = self._retrying(url, attempt)
@@ -566,20 +574,17 @@ class HttpClient:
             if response.status == 200:
                 # Not reading the body: dropping the connection stops the transfer.
                 response.close()
-                response.release_conn()
                 return None
             if response.status in RETRY_STATUSES:
                 raise self._retry_status(final, response)
-            try:
-                body = response.read(decode_content=False) if response.status == 206 else b""
-            except Exception as exc:
-                response.close()
-                raise _Retry(final, f"broken response body ({_cause(exc)})") from None
-            finally:
-                response.release_conn()
             if response.status != 206:
+                response.discard()
                 raise HttpStatusError(final, response.status)
-            return Response(final, response.status, _headers(response), body)
+            try:
+                body = response.read(decode=False)
+            except Exception as exc:
+                raise _Retry(final, f"broken response body ({exc})") from None
+            return Response(final, response.status, response.headers, body)
 
         result = self._retrying(url, attempt)
         if result is None:
@@ -616,25 +621,18 @@ class HttpClient:
             if response.status in RETRY_STATUSES:
                 raise self._retry_status(final, response)
             if response.status != 200:
-                response.drain_conn()
-                response.release_conn()
+                response.discard()
                 raise HttpStatusError(final, response.status)
             hashers = _hashers(hashes)
             try:
                 sink = open_sink()
             except BaseException:
                 response.close()
-                response.release_conn()
                 raise
             try:
-                try:
-                    _pump(_body(response, final), hashers, sink)
-                except BaseException:
-                    response.close()
-                    raise
-                finally:
-                    response.release_conn()
+                _pump(_body(response, final), hashers, sink)
             except BaseException:
+                response.close()
                 sink.abort()
                 raise
             return {name: h.hexdigest() for name, h in hashers.items()}, sink
@@ -710,13 +708,13 @@ class HttpClient:
         return digests["sha256"], self._finish(source.name, hashes, digests, sink)
 
 
-def _body(response: Any, final: str) -> Iterator[bytes]:
+def _body(response: wire.Response, final: str) -> Iterator[bytes]:
     """A response's decoded body in chunks; a failure to read it is a retryable
     `_Retry` (errors the consumer raises while fed are not: they never pass through)."""
     try:
-        yield from response.stream(CHUNK, decode_content=True)
+        yield from response.stream(CHUNK)
     except Exception as exc:
-        raise _Retry(final, f"broken response body ({_cause(exc)})") from None
+        raise _Retry(final, f"broken response body ({exc})") from None
 
 
 def _pump(chunks: Iterable[bytes], hashers: Mapping[str, Any], sink: DownloadSink[Any]
@@ -764,11 +762,16 @@ class _FileSink:
             raise
 
 
-def _tls_error(url: str, exc: BaseException) -> NetworkError:
-    """A TLS failure as an error naming the host, with the two ways out as a hint."""
+def _tls_error(url: str, exc: BaseException, *, proxy: wire.Proxy | None = None,
+               ) -> NetworkError:
+    """A TLS failure as an error naming the host (the proxy's, when its handshake failed),
+    with the ways out as a hint."""
     import ssl
 
-    _, host, port = _origin(url)
+    if proxy is not None:
+        host, port = proxy.host, proxy.port
+    else:
+        _, host, port = _origin(url)  # type: ignore[assignment]
     hostport = f"[{host}]" if ":" in host else host
     if port not in (None, 443):
         hostport = f"{hostport}:{port}"
@@ -780,6 +783,14 @@ def _tls_error(url: str, exc: BaseException) -> NetworkError:
         verify = verify or isinstance(seen, ssl.SSLCertVerificationError)
         reason = getattr(seen, "reason", None)
         seen = reason if isinstance(reason, BaseException) else seen.__context__
+    if proxy is not None:
+        hint = ("point --cert or SSL_CERT_FILE at a CA bundle that holds the proxy's "
+                "certificate authority")
+        if verify:
+            return NetworkError(f"TLS certificate verification failed for the proxy "
+                                f"{hostport}: {_cause(exc)}", hint=hint)
+        return NetworkError(f"TLS failure talking to the proxy {hostport}: {_cause(exc)}",
+                            hint=hint)
     hint = (f"if a proxy intercepts TLS, point --cert or SSL_CERT_FILE at its CA bundle; "
             f"to skip verification for this host only, pass --allow-insecure-host {hostport}")
     if verify:
@@ -792,24 +803,10 @@ def _mark_worker() -> None:
     _worker.active = True
 
 
-def _headers(response: urllib3.BaseHTTPResponse) -> dict[str, str]:
-    return {key.lower(): response.headers[key] for key in response.headers}
-
-
 def _cause(exc: BaseException) -> str:
-    """The innermost useful text of a urllib3 error (its `reason`, else its message)."""
-    reason = getattr(exc, "reason", None)
-    if isinstance(reason, BaseException):
-        return _cause(reason)
-    text = str(exc) or type(exc).__name__
-    # urllib3 prefixes connection errors with the connection object (`<...HTTPConnection
-    # object at 0x...>: ` or `HTTPConnection(host='h', port=1): `); the URL beside this
-    # text already names the host, and a port or an address here only adds noise.
-    import re
-
-    if text.startswith("<") or re.match(r"\w*HTTPS?Connection\(host=[^)]*\): ", text):
-        return text.split(": ", 1)[-1]
-    return text
+    """The text of an ssl error, e.g. `[SSL: CERTIFICATE_VERIFY_FAILED] certificate
+    verify failed: self-signed certificate (_ssl.c:1006)`."""
+    return str(exc) or type(exc).__name__
 
 
 def _unlink(path: str) -> None:
@@ -851,12 +848,3 @@ def parse_insecure_hosts(values: Iterable[str]) -> tuple[tuple[str, int | None],
 def _host_matches(hosts: Iterable[tuple[str, int | None]], host: str, port: int | None,
                   ) -> bool:
     return any(h == host and (p is None or p == port) for h, p in hosts)
-
-
-def _silence_insecure_warnings() -> None:
-    """urllib3 warns on every unverified request; the user asked for it per host."""
-    import warnings
-
-    import urllib3
-
-    warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)

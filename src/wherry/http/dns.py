@@ -1,7 +1,7 @@
 """Name resolution for the HTTP client: one lookup per host and process, shared by every
-connection (single-flight), and connection classes for urllib3 that use it.
+connection (single-flight), and `create_connection` that uses it.
 
-Why: wherry opens tens of connections to the same host at once. Left to urllib3, each one
+Why: wherry opens tens of connections to the same host at once. Left to itself, each one
 calls `getaddrinfo` itself, so a resolution burst sends tens of identical DNS queries in the
 same instant. Common resolver setups (a conntrack race in container networks, a rate limit
 on the DNS server) drop some of those queries, and glibc waits its full timeout (5 s) before
@@ -15,13 +15,9 @@ kept, so a retry asks again. IP literals never reach the cache (no query is made
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import urllib3
+from typing import Any
 
 AddrInfo = tuple[Any, ...]  # (family, type, proto, canonname, sockaddr), as getaddrinfo
 
@@ -70,16 +66,13 @@ def _is_ip_literal(host: str) -> bool:
 
 def create_connection(
     address: tuple[str, int],
-    timeout: object,
+    timeout: float | None,
     *,
-    source_address: tuple[str, int] | None = None,
-    socket_options: Any = None,
     family: int = socket.AF_UNSPEC,
     resolver: Resolver = RESOLVER,
 ) -> socket.socket:
     """Connect to the first address of `host` that accepts, as `socket.create_connection`
-    does, with the answer taken from `resolver`. `timeout` is seconds, None (blocking) or
-    urllib3's "default" sentinel (the socket's default is kept)."""
+    does, with the answer taken from `resolver`. `timeout` is seconds or None (blocking)."""
     host, port = address
     host = host.strip("[]")
     if _is_ip_literal(host):
@@ -91,12 +84,7 @@ def create_connection(
         sock = None
         try:
             sock = socket.socket(af, socktype, proto)
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            if timeout is None or isinstance(timeout, (int, float)):
-                sock.settimeout(timeout)
-            if source_address:
-                sock.bind(source_address)
+            sock.settimeout(timeout)
             sock.connect(sockaddr)
             return sock
         except OSError as exc:
@@ -106,61 +94,3 @@ def create_connection(
     if error is not None:
         raise error
     raise OSError(f"getaddrinfo returned no address for {host}")
-
-
-def pool_classes() -> dict[str, type[urllib3.HTTPConnectionPool]]:
-    """urllib3 pool classes (for `PoolManager.pool_classes_by_scheme`) whose connections
-    resolve names through `RESOLVER`."""
-    global _POOL_CLASSES
-    if _POOL_CLASSES is None:
-        _POOL_CLASSES = _make_pool_classes()
-    return _POOL_CLASSES
-
-
-_POOL_CLASSES: dict[str, type[urllib3.HTTPConnectionPool]] | None = None
-
-
-def _make_pool_classes() -> dict[str, type[urllib3.HTTPConnectionPool]]:
-    import urllib3
-    from urllib3.connection import HTTPConnection, HTTPSConnection
-    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-    from urllib3.util.connection import allowed_gai_family
-
-    def new_conn(conn: HTTPConnection) -> socket.socket:
-        # urllib3's `HTTPConnection._new_conn` with the lookup shared: the same
-        # exceptions for the same failures, so error reporting does not change.
-        try:
-            sock = create_connection(
-                (conn._dns_host, conn.port), conn.timeout,
-                source_address=conn.source_address, socket_options=conn.socket_options,
-                family=allowed_gai_family(),
-            )
-        except socket.gaierror as exc:
-            raise NameResolutionError(conn.host, conn, exc) from exc
-        except TimeoutError as exc:
-            raise ConnectTimeoutError(
-                conn, f"Connection to {conn.host} timed out. (connect timeout={conn.timeout})"
-            ) from exc
-        except OSError as exc:
-            raise NewConnectionError(
-                conn, f"Failed to establish a new connection: {exc}"
-            ) from exc
-        sys.audit("http.client.connect", conn, conn.host, conn.port)
-        return sock
-
-    # urllib3's error texts start with the connection's repr, which `client._cause` trims.
-    class SharedLookupHTTPConnection(HTTPConnection):
-        def _new_conn(self) -> socket.socket:
-            return new_conn(self)
-
-    class SharedLookupHTTPSConnection(HTTPSConnection):
-        def _new_conn(self) -> socket.socket:
-            return new_conn(self)
-
-    class Pool(urllib3.HTTPConnectionPool):
-        ConnectionCls = SharedLookupHTTPConnection
-
-    class TLSPool(urllib3.HTTPSConnectionPool):
-        ConnectionCls = SharedLookupHTTPSConnection
-
-    return {"http": Pool, "https": TLSPool}
