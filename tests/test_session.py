@@ -97,3 +97,81 @@ def test_prepare_tls_builds_the_context_only_for_https(
     while not built and time.monotonic() < deadline:
         time.sleep(0.01)
     assert built == ["ca.pem"]
+
+
+def test_plain_requirements_are_requested_before_they_are_parsed(
+    tmp_path: Path, make_index: MakeIndex, wheelhouse: Wheelhouse, cache: Cache,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lines like `name==1.0` need no parser for their names: the pages are asked for
+    first, and the parse (which imports packaging) runs while they travel."""
+    import wherry.commands.install as install
+
+    index = make_index([wheelhouse.wheel("alpha", "1.0"), wheelhouse.wheel("beta-pkg", "1.0")])
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("# pinned\nalpha==1.0  # why\n\nBeta_Pkg[extra] >=1.0, <2\n")
+    seen_at_parse: list[bool] = []
+    real = install.gather_requirements
+
+    def gather(options: InstallOptions) -> RequirementsSpec:
+        seen_at_parse.append(early.session is not None)
+        return real(options)
+
+    monkeypatch.setattr(install, "gather_requirements", gather)
+    early = EarlyStart(InstallOptions(requirement_files=[requirements],
+                                      index_url=index.url), cache)
+    early.begin()
+    try:
+        assert seen_at_parse == [True]
+        assert early.spec is not None and early.settings is not None
+        assert early.settings.index_urls == [index.url]
+        assert [item.name for item in early.spec.requirements] == ["alpha", "beta-pkg"]
+        assert early.session is not None
+        assert len(early.session.sources.files_for("beta-pkg")) == 1
+    finally:
+        early.close()
+    assert {"/simple/alpha/", "/simple/beta-pkg/"} <= set(index.paths())
+
+
+def test_a_plain_looking_line_the_parser_refuses_is_still_reported_later(
+    tmp_path: Path, make_index: MakeIndex, cache: Cache,
+) -> None:
+    index = make_index([])
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("alpha==1.0.*.*\n")  # the scanner's pattern, not PEP 440's
+    early = EarlyStart(InstallOptions(requirement_files=[requirements],
+                                      index_url=index.url), cache)
+    early.begin()
+    assert early.spec is None  # the install parses again and reports the error
+    early.close()
+    assert early.session is None
+
+
+@pytest.mark.parametrize("line", [
+    "-r other.txt", "--index-url http://example.invalid/simple", "alpha; python_version<'4'",
+    "alpha @ https://example.invalid/alpha-1.0.whl", "./project", "alpha==${VERSION}",
+    "alpha==1.0 \\", "alpha==1.0 --hash=sha256:00", "-e .",
+])
+def test_quick_names_give_up_on_anything_but_plain_requirements(
+        tmp_path: Path, line: str) -> None:
+    from wherry.requirements.prescan import quick_names
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"beta==1\n{line}\n")
+    assert quick_names([], [requirements]) is None
+    assert quick_names([line], []) is None
+
+
+def test_quick_names_read_plain_requirements(tmp_path: Path) -> None:
+    from wherry.requirements.prescan import quick_names
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("#top\nZope.Interface==5.0 # comment\n\n  rich[jupyter,extra]\n"
+                            "flask (>=2,<4)\nzope-interface>=5\n")
+    assert quick_names(["httpx ~= 0.27"], [requirements]) == [
+        "httpx", "zope-interface", "rich", "flask"]
+    requirements.write_text("alpha#not-a-comment==1\n")  # `#` starts a comment after a space
+    assert quick_names([], [requirements]) is None
+    assert quick_names([], [tmp_path / "missing.txt"]) is None
+    assert quick_names([], [Path("-")]) is None
+    assert quick_names([], [tmp_path / "pyproject.toml"]) is None

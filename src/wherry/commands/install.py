@@ -309,13 +309,40 @@ class EarlyStart:
                 from wherry.resolve.candidates import parse_exclude_newer
 
                 parse_exclude_newer(self.options.network.exclude_newer)  # a usage error
-            spec = gather_requirements(self.options)
-            settings = index_settings(self.options, spec)
-            self.spec, self.settings = spec, settings
-            from wherry.commands.session import IndexSession, certain_lookups
+            names = self._plain_names()
+            if names is not None:
+                # Every input is a plain `name==version` kind of line: their pages are
+                # requested now, and the parse (which imports packaging) runs while
+                # they travel. No file option was seen, so the settings are the
+                # command line's, the same the full parse gives.
+                from wherry.requirements.parse import RequirementsSpec
 
-            self.session = IndexSession.open(settings, self.cache, self.options.network)
-            self.session.head_start(certain_lookups(spec, None))
+                self._open(index_settings(self.options, RequirementsSpec()), names)
+            spec = gather_requirements(self.options)
+            self.spec = spec
+            if self.session is None:
+                from wherry.commands.session import certain_lookups
+
+                self._open(index_settings(self.options, spec), certain_lookups(spec, None))
+
+    def _plain_names(self) -> list[str] | None:
+        """The names of the requirements when each is a plain named one and nothing
+        else could change which pages are read (no constraints, overrides, excludes,
+        extras or groups); else None. See requirements/prescan.py."""
+        options = self.options
+        if (options.constraint_files or options.override_files or options.exclude_files
+                or options.extras or options.all_extras or options.groups):
+            return None
+        from wherry.requirements.prescan import quick_names
+
+        return quick_names(options.requirements, options.requirement_files)
+
+    def _open(self, settings: IndexSettings, names: list[str]) -> None:
+        from wherry.commands.session import IndexSession
+
+        self.settings = settings
+        self.session = IndexSession.open(settings, self.cache, self.options.network)
+        self.session.head_start(names)
 
     def close(self) -> None:
         """Close the session unless it was handed on (set to None by the taker)."""

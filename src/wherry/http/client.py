@@ -30,7 +30,6 @@ import contextlib
 import hashlib
 import os
 import random
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -742,6 +741,8 @@ class _FileSink:
 
     def __init__(self, dest: Path) -> None:
         self.dest = dest
+        import tempfile
+
         fd, self.tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part",
                                         dir=dest.parent)
         self.out = os.fdopen(fd, "wb")
