@@ -10,7 +10,7 @@ fetched early is the same page the resolver would fetch, through the same single
 lookup (index/sources.py): the head start changes when requests leave, not what they
 answer.
 
-Imports stay light on purpose (the HTTP client imports urllib3 only on first request).
+Imports stay light on purpose (the HTTP client imports its wire layer on first request).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from wherry.requirements.parse import RequirementsSpec, parse_requirement, read_
 
 #: wherry's direct dependencies, for when wherry itself is not an installed distribution
 #: of its environment (run from a source tree); keep in step with pyproject.toml.
-_FALLBACK_DEPENDENCIES = ("packaging", "nab-resolver", "urllib3", "msgspec", "hishel",
+_FALLBACK_DEPENDENCIES = ("packaging", "nab-resolver", "msgspec", "hishel",
                           "tomli", "pip", "rich")
 
 

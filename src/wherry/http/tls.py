@@ -2,7 +2,7 @@
 
 Kept apart from the HTTP client so a command can start building the verifying context
 (`prepare_tls`) before it knows whether it will send a request, without importing the
-client, urllib3 or the thread pool: the no-op path stays as light as it was.
+client, its sockets or the thread pool: the no-op path stays as light as it was.
 """
 
 from __future__ import annotations
