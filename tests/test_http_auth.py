@@ -565,14 +565,21 @@ class ForwardProxy:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:
+            def _logged_and_refused(self, logged: str) -> bool:
+                """Log the request; answer 407 (and say so) when its credentials are
+                not the proxy's."""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                proxy.log.append((self.path, headers))
-                if auth is not None and headers.get("proxy-authorization") != basic(*auth):
-                    self.send_response(407)
-                    self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                proxy.log.append((logged, headers))
+                if auth is None or headers.get("proxy-authorization") == basic(*auth):
+                    return False
+                self.send_response(407)
+                self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+
+            def do_GET(self) -> None:
+                if self._logged_and_refused(self.path):
                     return
                 parts = urlsplit(self.path)
                 upstream = http.client.HTTPConnection(parts.hostname or "", parts.port,
@@ -595,13 +602,7 @@ class ForwardProxy:
                 self.wfile.write(body)
 
             def do_CONNECT(self) -> None:
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                proxy.log.append((f"CONNECT {self.path}", headers))
-                if auth is not None and headers.get("proxy-authorization") != basic(*auth):
-                    self.send_response(407)
-                    self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                if self._logged_and_refused(f"CONNECT {self.path}"):
                     return
                 host, _, port = self.path.rpartition(":")
                 upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
