@@ -350,9 +350,7 @@ def _handshake(make: Callable[[], _Transport], *, proxy: bool) -> _Transport:
 
     try:
         return make()
-    except ssl.SSLError as exc:
-        raise TLSError(exc, proxy=proxy) from None
-    except ssl.CertificateError as exc:  # pragma: no cover - a subclass of SSLError since 3.7
+    except ssl.SSLError as exc:  # certificate errors included
         raise TLSError(exc, proxy=proxy) from None
 
 
