@@ -81,7 +81,7 @@ class CachePolicy(msgspec.Struct, omit_defaults=True):
                       response_time: float) -> CachePolicy:
         headers = {key.lower(): value for key, value in response_headers.items()}
         if _parse_date(headers.get("date")) is None:
-            headers["date"] = _http_date(response_time, usegmt=True)
+            headers["date"] = _http_date(response_time)
         sent = {key.lower(): value for key, value in request_headers.items()}
         varied = {}
         for name in headers.get("vary", "").split(","):
@@ -119,8 +119,8 @@ class CachePolicy(msgspec.Struct, omit_defaults=True):
         if date is not None and "expires" in headers:
             expires = _parse_date(headers["expires"])
             if expires is not None:
-                headers["expires"] = _http_date(shown_date + (expires - date), usegmt=True)
-        headers["date"] = _http_date(shown_date, usegmt=True)
+                headers["expires"] = _http_date(shown_date + (expires - date))
+        headers["date"] = _http_date(shown_date)
         control = headers.get("cache-control", "")
         if ("max-age" not in control and "expires" not in headers
                 and "last-modified" in headers):
@@ -225,7 +225,7 @@ def _send(client: HttpClient, url: str, headers: Mapping[str, str],
     response_time = clock()
     answer = dict(response.headers)
     if _parse_date(answer.get("date")) is None:
-        answer["date"] = _http_date(response_time, usegmt=True)
+        answer["date"] = _http_date(response_time)
     return _Sent(response, answer, request_time, response_time)
 
 
@@ -307,12 +307,12 @@ def strip_userinfo(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
-def _http_date(seconds: float, *, usegmt: bool = True) -> str:
+def _http_date(seconds: float) -> str:
     """`Sun, 06 Nov 1994 08:49:37 GMT`. `email.utils` (5 ms) is imported here, when a
     response is stored, not with this module (before the first request leaves)."""
     from email.utils import formatdate
 
-    return formatdate(seconds, usegmt=usegmt)
+    return formatdate(seconds, usegmt=True)
 
 
 def _parse_date(value: str | None) -> float | None:

@@ -121,11 +121,14 @@ def redact(url: str) -> str:
     return redact_url(url)
 
 
+def _default_port(scheme: str) -> int | None:
+    return {"http": 80, "https": 443}.get(scheme)
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    return scheme, (parts.hostname or "").lower(), port
+    return scheme, (parts.hostname or "").lower(), parts.port or _default_port(scheme)
 
 
 def _userinfo(url: str) -> str:
@@ -274,9 +277,10 @@ class HttpClient:
             raise IndexError_(f"Invalid URL {redact(url)}: the port is not a number "
                               "from 0 to 65535") from None
         host = parts.hostname or ""
-        if scheme not in ("http", "https") or not host:
+        default = _default_port(scheme)
+        if default is None or not host:
             raise IndexError_(f"Invalid URL {redact(url)}: expected http(s)://host/path")
-        port = port or (443 if scheme == "https" else 80)
+        port = port or default
         from wherry.http import wire
 
         key = (scheme, host, port)
@@ -304,12 +308,13 @@ class HttpClient:
             port = parts.port
         except ValueError:
             port = -1
-        if scheme not in ("http", "https") or not parts.hostname or port == -1:
+        default = _default_port(scheme)
+        if default is None or not parts.hostname or port == -1:
             raise UsageError(f"Unsupported proxy {redact(url)}",
                              hint="HTTP_PROXY/HTTPS_PROXY/ALL_PROXY take http://host:port or "
                                   "https://host:port, with user:password@ when needed")
         log.debug("Using proxy %s", redact(url))
-        return wire.Proxy(parts.hostname, port or (443 if scheme == "https" else 80),
+        return wire.Proxy(parts.hostname, port or default,
                           tls=self._ssl_context() if scheme == "https" else None,
                           authorization=credentials.header() if credentials else None)
 
@@ -769,10 +774,7 @@ def _tls_error(url: str, exc: BaseException, *, proxy: wire.Proxy | None = None,
     with the ways out as a hint."""
     import ssl
 
-    if proxy is not None:
-        host, port = proxy.host, proxy.port
-    else:
-        _, host, port = _origin(url)  # type: ignore[assignment]
+    _, host, port = _origin(url) if proxy is None else ("", proxy.host, proxy.port)
     hostport = f"[{host}]" if ":" in host else host
     if port not in (None, 443):
         hostport = f"{hostport}:{port}"

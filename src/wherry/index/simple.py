@@ -341,6 +341,7 @@ def _anchor_parser() -> Any:
 
 _ANCHOR_PARSER: Any = None
 
+
 def parse_anchors(body: bytes, page_url: str) -> tuple[str, list[dict[str, str | None]]]:
     """The base URL links resolve against, and the attributes of each `<a href>`.
 
