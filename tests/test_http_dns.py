@@ -4,6 +4,8 @@ once, failures not kept, IP literals never looked up, errors unchanged for the u
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +27,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         with lock:
-            asked.append(str(host))
+            asked.append(host.decode() if isinstance(host, bytes) else str(host))
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
@@ -52,8 +54,8 @@ def test_waiters_share_the_first_lookup(monkeypatch: pytest.MonkeyPatch) -> None
     release = threading.Event()
     calls: list[str] = []
 
-    def slow(host: str, port: int, family: int, kind: int) -> list[tuple[Any, ...]]:
-        calls.append(host)
+    def slow(host: str | bytes, port: int, family: int, kind: int) -> list[tuple[Any, ...]]:
+        calls.append(host.decode() if isinstance(host, bytes) else host)
         release.wait(5)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
 
@@ -71,6 +73,21 @@ def test_waiters_share_the_first_lookup(monkeypatch: pytest.MonkeyPatch) -> None
     assert resolver.lookups == 1
     assert len(answers) == 8
     assert all(answer[0][4] == ("127.0.0.1", 80) for answer in answers)
+
+
+def test_ascii_names_are_looked_up_without_the_idna_codec() -> None:
+    # An ASCII name goes to getaddrinfo (and TLS) as bytes: the stdlib would otherwise
+    # import encodings.idna (5 ms) to encode it unchanged. Other names keep the stdlib's
+    # IDNA encoding.
+    assert dns.ascii_host("Files.Example-1.org") == b"Files.Example-1.org"
+    assert dns.ascii_host("bücher.example") == "bücher.example"
+    code = ("import sys\nfrom wherry.http import dns\n"
+            "try:\n    dns.create_connection(('localhost', 9), 1)\n"
+            "except OSError:\n    pass\n"
+            "print('encodings.idna' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    assert out.strip() == "False"
 
 
 def test_a_failed_lookup_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:

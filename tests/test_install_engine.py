@@ -1124,3 +1124,19 @@ def test_record_round_trip() -> None:
     text = format_record(rows).decode()
     assert [tuple(r) for r in parse_record(text)] == rows
     assert next(iter(csv.reader(io.StringIO(text)))) == ["a,b.py", "sha256=x", "1"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_header_values_stop_at_the_body(newline: str) -> None:
+    from wherry.install.site import header_values
+
+    text = newline.join([
+        "Metadata-Version: 2.1", "Name: demo", "Requires-Dist: alpha>=1",
+        "Requires-Dist: beta ;", "  python_version < '3.9'", "requires-dist: gamma",
+        "", "Requires-Dist: not-a-header", "", "Requires-Dist: nor-this", ""])
+    assert header_values(text, "Requires-Dist") == [
+        "alpha>=1", "beta ; python_version < '3.9'", "gamma"]
+    # No body at all, and a blank first line (no headers).
+    assert header_values(newline.join(["Name: x", "Requires-Dist: y"]),
+                         "Requires-Dist") == ["y"]
+    assert header_values(newline + "Requires-Dist: y", "Requires-Dist") == []

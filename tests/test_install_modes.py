@@ -462,6 +462,28 @@ def test_journal_recovery_in_process(tmp_path: Path) -> None:
     assert tree_state(root, directories=True) == before
 
 
+def test_a_wheel_journals_only_the_roots_of_what_it_creates(tmp_path: Path) -> None:
+    # place_wheel journals the top-most new directories and the new files outside them:
+    # recovery deletes a journaled directory whole, so that undoes every path.
+    from wherry.install.wheel import _missing_dirs, _new_roots
+
+    site = tmp_path / "site"
+    (site / "shared").mkdir(parents=True)
+    (site / "shared" / "old.py").write_text("")
+    s = os.sep
+    directories = {f"{site}{s}pkg{s}sub{s}deep", f"{site}{s}pkg", f"{site}{s}shared",
+                   f"{site}{s}shared{s}new", f"{tmp_path}{s}bin{s}x"}
+    missing = _missing_dirs(directories)
+    assert missing == sorted([f"{site}{s}pkg", f"{site}{s}pkg{s}sub", f"{site}{s}pkg{s}sub{s}deep",
+                              f"{site}{s}shared{s}new", f"{tmp_path}{s}bin",
+                              f"{tmp_path}{s}bin{s}x"])
+    files = [f"{site}{s}pkg{s}sub{s}deep{s}a.py", f"{site}{s}shared{s}old.py",
+             f"{site}{s}shared{s}b.py", f"{site}{s}shared{s}new{s}c.py", f"{site}{s}top.py"]
+    assert sorted(_new_roots(missing, files)) == sorted([
+        f"{site}{s}pkg", f"{site}{s}shared{s}new", f"{tmp_path}{s}bin",
+        f"{site}{s}shared{s}b.py", f"{site}{s}top.py"])
+
+
 def test_concurrent_installs_into_one_environment_serialize(
     venv: Path, index: IndexServer
 ) -> None:

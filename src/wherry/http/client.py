@@ -320,22 +320,20 @@ class HttpClient:
 
     def _proxy_for(self, scheme: str, host: str, port: int | None) -> str | None:
         """The proxy URL for a request, from `<scheme>_proxy`/`all_proxy` (either case)
-        minus `no_proxy`, with the stdlib's rules (`urllib.request`): entries match as
+        minus `no_proxy`, with the stdlib's rules (http/proxies.py): entries match as
         host suffixes, with an optional port, and `*` matches everything."""
+        from wherry.http.proxies import bypasses, environment_proxies
+
         proxies = self._proxies
         if proxies is None:
-            from urllib.request import getproxies_environment
-
-            proxies = self._proxies = getproxies_environment()
+            proxies = self._proxies = environment_proxies()
         proxy = proxies.get(scheme) or proxies.get("all")
         if not proxy:
             return None
-        from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
-
         hostport = f"[{host}]" if ":" in host else host
         if port is not None:
             hostport = f"{hostport}:{port}"
-        if proxy_bypass_environment(hostport, proxies):
+        if bypasses(hostport, proxies):
             return None
         return proxy if "://" in proxy else f"http://{proxy}"
 

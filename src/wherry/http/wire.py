@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 from urllib.parse import quote
 
-from wherry.http.dns import create_connection
+from wherry.http.dns import ascii_host, create_connection
 
 if TYPE_CHECKING:
     import ssl
@@ -316,7 +316,7 @@ class Pool:
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if proxy is not None and proxy.tls is not None:
                 sock = _handshake(lambda: proxy.tls.wrap_socket(  # type: ignore[union-attr]
-                    raw, server_hostname=proxy.host), proxy=True)
+                    raw, server_hostname=ascii_host(proxy.host)), proxy=True)
             if proxy is not None and route.tls is not None:
                 _tunnel(sock, route, proxy)
             if route.tls is not None:
@@ -327,7 +327,7 @@ class Pool:
                                       proxy=False)
                 else:
                     sock = _handshake(lambda: context.wrap_socket(
-                        raw, server_hostname=route.host), proxy=False)
+                        raw, server_hostname=ascii_host(route.host)), proxy=False)
             sock.settimeout(self.read_timeout)
         except TimeoutError:
             sock.close()
@@ -694,7 +694,8 @@ class _TunnelTLS:
         self.outer = outer
         self.incoming = ssl.MemoryBIO()
         self.outgoing = ssl.MemoryBIO()
-        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname=hostname)
+        self.tls = context.wrap_bio(self.incoming, self.outgoing,
+                                    server_hostname=ascii_host(hostname))
         self._io(self.tls.do_handshake)  # raises ssl.SSLError, like wrap_socket
 
     def _io(self, operation: Callable[[], _T]) -> _T:

@@ -102,6 +102,13 @@ def header_values(text: str, header: str) -> list[str]:
     wanted = header.lower()
     values: list[str] = []
     collecting = False
+    # Split only the header block: the long description after it can be most of the
+    # file (tens of KB), and this runs for every installed distribution after an install.
+    # Each cut point below is a blank line, so the first one `splitlines` would find
+    # is at or before the cut, and the loop stops where it would have stopped.
+    cuts = [i for i in (text.find("\n\n"), text.find("\n\r\n")) if i >= 0]
+    if cuts:
+        text = text[:min(cuts) + 1]
     for line in text.splitlines():
         if not line:
             break

@@ -141,6 +141,10 @@ def parse_entry_points(text: str, wheel_name: str) -> list[EntryPointScript]:
 def header_map(text: str) -> dict[str, str]:
     """First value of each header in a small RFC 822 text (WHEEL, METADATA head)."""
     headers: dict[str, str] = {}
+    # Split the header block only (see `install.site.header_values`).
+    cuts = [i for i in (text.find("\n\n"), text.find("\n\r\n")) if i >= 0]
+    if cuts:
+        text = text[:min(cuts) + 1]
     for line in text.splitlines():
         if not line:
             break
@@ -306,45 +310,52 @@ def plan_install(
     return plan
 
 
-def _make_dirs(directories: set[str], created: list[StrPath]) -> None:
-    """Create missing directories (parents first), appending each new one to `created`."""
+def _missing_dirs(directories: set[str]) -> list[str]:
+    """The directories among these, and their ancestors, that do not exist yet, parents
+    first. One `lstat` per directory whose parent exists: a directory whose parent is
+    missing is missing too (the environment is locked), so a new package's tree costs one
+    system call however deep it is."""
+    missing: set[str] = set()
     for directory in sorted(directories):
+        if directory in missing:
+            continue
+        parent = directory.rpartition(os.sep)[0]
+        if parent in missing:
+            missing.add(directory)
+            continue
+        chain: list[str] = []
+        current = directory
+        while not os.path.lexists(current):
+            chain.append(current)
+            parent = os.path.dirname(current)
+            if parent == current or parent in missing:
+                break
+            current = parent
+        missing.update(chain)
+    return sorted(missing)
+
+
+def _new_roots(missing: list[str], files: list[str]) -> list[str]:
+    """What a killed install must delete to undo itself: the top-most new directories
+    (deleting one deletes everything placed under it) and the files outside them that
+    do not exist yet. The journal lists these instead of every path (tens, not
+    thousands, per wheel)."""
+    missing_set = set(missing)
+    roots = [d for d in missing if d.rpartition(os.sep)[0] not in missing_set]
+    roots.extend(f for f in files
+                 if f.rpartition(os.sep)[0] not in missing_set and not os.path.lexists(f))
+    return roots
+
+
+def _make_dirs(missing: list[str], created: list[StrPath]) -> None:
+    """Create the missing directories (parents first, as `_missing_dirs` lists them),
+    appending each to `created`."""
+    for directory in missing:
         try:
             os.mkdir(directory)
         except FileExistsError:
             continue
-        except FileNotFoundError:
-            missing = []
-            current = directory
-            while not os.path.isdir(current):
-                missing.append(current)
-                current = os.path.dirname(current)
-            for path in reversed(missing):
-                try:
-                    os.mkdir(path)
-                except FileExistsError:
-                    continue
-                created.append(path)
-            continue
         created.append(directory)
-
-
-def _new_paths(directories: set[str], files: list[str]) -> list[str]:
-    """The directories (parents first) and files among these that do not exist yet."""
-    missing: set[str] = set()
-    for directory in directories:
-        current = directory
-        while current not in missing and not os.path.lexists(current):
-            missing.add(current)
-            parent = os.path.dirname(current)
-            if parent == current:
-                break
-            current = parent
-    new = sorted(missing)
-    # A file in a directory that does not exist yet cannot exist: no stat needed.
-    new.extend(f for f in files
-               if f.rpartition(os.sep)[0] in missing or not os.path.lexists(f))
-    return new
 
 
 def _write_new(
@@ -359,8 +370,12 @@ def _write_new(
             on_exists(path)
             continue
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
             if mode & 0o111:
                 os.chmod(path, mode)  # the umask must not take the exec bit away
         except BaseException:
@@ -515,9 +530,10 @@ def place_wheel(
     directories.update(p.rpartition(os.sep)[0] for p in plan.writes)
     directories.add(target_info)
     # Journal what is about to be made, so a killed process's leftovers can be undone.
-    transaction.intend(_new_paths(directories, planned.destinations), normal=True)
+    missing = _missing_dirs(directories)
+    transaction.intend(_new_roots(missing, planned.destinations), normal=True)
     try:
-        _make_dirs(directories, created)
+        _make_dirs(missing, created)
         used_mode = link_tree(
             ((source, destination) for destination, source in plan.links.items()),
             link_mode, on_exists=on_exists, created=created, support=link_support,
