@@ -442,3 +442,34 @@ def test_the_system_store_is_read_lazily_only_when_its_directory_matches_its_fil
     assert _lazy_system_store() == str(directory)
     bundle.unlink()
     assert _lazy_system_store() is None
+
+
+def test_a_cert_option_naming_the_system_bundle_reads_the_store_lazily(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--cert`/PIP_CERT/SSL_CERT_FILE set to the system's own CA file (by any path) trusts
+    # what the system store trusts: the hashed directory is used, read on demand. Any
+    # other file is loaded as given.
+    import ssl
+    from types import SimpleNamespace
+
+    from wherry.http import tls
+
+    certificate = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    bundle = tmp_path / "ca-certificates.crt"
+    bundle.write_bytes(certificate)
+    alias = tmp_path / "cert.pem"
+    alias.symlink_to(bundle)
+    other = tmp_path / "corporate.pem"
+    other.write_bytes(certificate)
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    (directory / "0a1b2c3d.0").write_bytes(certificate)
+    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: SimpleNamespace(
+        cafile=str(bundle), capath=str(directory), openssl_cafile=None))
+    made: list[dict[str, str | None]] = []
+    monkeypatch.setattr(ssl, "create_default_context",
+                        lambda **kwargs: made.append(kwargs) or object())
+    monkeypatch.setattr(tls, "_contexts", {})
+    tls.verifying_context(str(alias))
+    tls.verifying_context(str(other))
+    assert made == [{"capath": str(directory)}, {"cafile": str(other), "capath": None}]

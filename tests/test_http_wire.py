@@ -372,3 +372,37 @@ def test_idle_connections_are_kept_up_to_the_worker_count(
         assert server.connections == 4
         client.map(lambda i: client.get(f"{server.base}/again{i}"), range(4))
         assert server.connections == 4  # all four came back to the pool and were reused
+
+
+# -- the body's digest ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("framing", ["length", "length-gzip", "chunked", "until-close"])
+def test_the_digest_computed_while_reading_is_the_body_s(
+        raw: Callable[[Script], RawServer], client: HttpClient, framing: str) -> None:
+    # A body of several hash steps (read and hashed piece by piece), and every other
+    # framing (hashed at the end, after decoding).
+    body = bytes(range(256)) * 4099  # 1 MiB and a bit: not a multiple of the step
+    if framing == "length":
+        answer = ok(body), False
+    elif framing == "length-gzip":
+        answer = ok(gzip.compress(body), "Content-Encoding: gzip"), False
+    elif framing == "chunked":
+        answer = chunked(body[:700_000], body[700_000:]), False
+    else:
+        answer = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body, True
+    server = raw(lambda request: answer)
+    response = client.get(f"{server.base}/page", digest=True)
+    assert response.body == body
+    assert response.digest == hashlib.sha256(body).hexdigest()
+    assert response.sha256() == response.digest
+    plain = client.get(f"{server.base}/page")
+    assert plain.digest is None and plain.sha256() == hashlib.sha256(body).hexdigest()
+
+
+def test_a_body_cut_short_while_hashing_is_a_broken_body(
+        raw: Callable[[Script], RawServer], client: HttpClient) -> None:
+    body = b"x" * 600_000
+    server = raw(lambda request: (ok(body)[:-1000], True))
+    with pytest.raises(NetworkError) as caught:
+        client.get(f"{server.base}/page", digest=True)
+    assert "599000 of 600000 bytes" in caught.value.message

@@ -171,15 +171,62 @@ def test_recreated_venv_with_another_base(tmp_path: Path, cache: Cache, counter:
     assert second.full_version == real
 
 
-def test_system_site_packages_toggle(tmp_path: Path, cache: Cache,
+def test_system_site_packages_toggle(tmp_path: Path, cache: Cache, counter: ProbeCounter,
                                      run_wherry: RunWherry) -> None:
     path = tmp_path / "venv"
     assert run_wherry("venv", path, "--python", sys.executable).ok
     plain = query_interpreter(python_of(path), cache).sys_path
     shutil.rmtree(path)
     assert run_wherry("venv", path, "--python", sys.executable, "--system-site-packages").ok
+    assert counter.probes(python_of(path), cache) == 1
     with_system = query_interpreter(python_of(path), cache).sys_path
     assert len(with_system) > len(plain)
+
+
+@pytest.mark.parametrize("maker", ["wherry", "stdlib"])
+def test_venv_made_again_at_the_same_path_keeps_its_answer(
+        tmp_path: Path, cache: Cache, counter: ProbeCounter, run_wherry: RunWherry,
+        maker: str) -> None:
+    # Deleted and made again from the same base with the same settings, a venv is the
+    # same interpreter: its symlink points to the same place and its pyvenv.cfg reads the
+    # same, so the cached answer holds (the benchmarks and CI jobs do exactly this).
+    path = tmp_path / "venv"
+
+    def make() -> None:
+        if maker == "wherry":
+            assert run_wherry("venv", path, "--python", sys.executable).ok
+        else:
+            subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)],
+                           check=True)
+
+    make()
+    assert counter.probes(python_of(path), cache) == 1
+    shutil.rmtree(path)
+    make()
+    assert counter.probes(python_of(path), cache) == 0
+    cached = query_interpreter(python_of(path), cache)
+    assert cached == query_interpreter(python_of(path), cache, refresh=True)
+    # What the new venv holds is still looked at: a hook in its site-packages re-probes.
+    shutil.rmtree(path)
+    make()
+    (site_of(path) / "_manylinux.py").write_text("manylinux1_compatible = False\n")
+    assert counter.probes(python_of(path), cache) == 1
+    assert query_interpreter(python_of(path), cache).manylinux["found"]
+
+
+def test_venv_made_again_pointing_elsewhere_reprobes(
+        tmp_path: Path, cache: Cache, counter: ProbeCounter) -> None:
+    # Same path, same pyvenv.cfg, but the interpreter link now leads to another file.
+    path = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    assert counter.probes(python_of(path), cache) == 1
+    copy = tmp_path / "copy" / os.path.basename(os.path.realpath(sys.executable))
+    copy.parent.mkdir()
+    shutil.copy2(os.path.realpath(sys.executable), copy)
+    link = python_of(path)
+    link.unlink()
+    link.symlink_to(copy)
+    assert counter.probes(python_of(path), cache) == 1
 
 
 def test_uname_is_part_of_the_key(venv: Path, cache: Cache, counter: ProbeCounter,

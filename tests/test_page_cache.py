@@ -55,7 +55,7 @@ class Scripted:
         self.queue.append((status, {k.replace("_", "-").lower(): v for k, v in headers.items()}))
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None,
-            allow_status: tuple[int, ...] = (200,)) -> Response:
+            allow_status: tuple[int, ...] = (200,), digest: bool = False) -> Response:
         self.sent.append({k.lower(): v for k, v in (headers or {}).items()})
         status, answer = self.queue.pop(0)
         answer = {"date": formatdate(self.clock.now, usegmt=True), **answer}
@@ -572,3 +572,54 @@ def test_remote_find_links_page_without_validators_is_refetched(
     assert _find_links_lookup(server, client, cache, "x") == ["x-1.0-py3-none-any.whl"]
     assert _find_links_lookup(server, client, cache, "x") == ["x-1.0-py3-none-any.whl"]
     assert _find_links_requests(server) == ["plain", "plain"]
+
+
+# -- HTTP dates (restated from email.utils, which is too slow to import on this path) ------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.integers(min_value=0, max_value=253402300799),
+       st.sampled_from([0.0, 0.25, 0.5, 0.999, 0.9999999]))
+def test_http_dates_are_written_as_email_utils_writes_them(whole: int, part: float) -> None:
+    from wherry.http.cache_policy import _http_date
+
+    assert _http_date(whole + part) == formatdate(whole + part, usegmt=True)
+
+
+_DAY = st.sampled_from(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Foo", "mon"])
+_MONTH = st.sampled_from(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+                          "Oct", "Nov", "Dec", "Xyz", "jan"])
+
+
+@given(_DAY, st.integers(0, 99), _MONTH, st.integers(1, 9999), st.integers(0, 99),
+       st.integers(0, 99), st.integers(0, 99),
+       st.sampled_from(["GMT", "UTC", "+0200", "-0130", "gmt", "EST", ""]),
+       st.sampled_from([" ", "  ", ", "]))
+def test_http_dates_are_read_as_email_utils_reads_them(
+        day: str, mday: int, month: str, year: int, hour: int, minute: int, second: int,
+        zone: str, gap: str) -> None:
+    import calendar
+    from email.utils import parsedate_tz
+
+    from wherry.http.cache_policy import _parse_date
+
+    text = f"{day},{gap}{mday:02d} {month} {year:04d} {hour:02d}:{minute:02d}:{second:02d} {zone}"
+    try:
+        parsed = parsedate_tz(text)
+        expected = (None if parsed is None
+                    else float(calendar.timegm(parsed[:6]) - (parsed[9] or 0)))
+    except (ValueError, OverflowError):
+        expected = None
+    assert _parse_date(text) == expected
+
+
+def test_http_date_forms() -> None:
+    from wherry.http.cache_policy import _parse_date
+
+    assert _parse_date("Sun, 06 Nov 1994 08:49:37 GMT") == 784111777.0
+    assert _parse_date("Sunday, 06-Nov-94 08:49:37 GMT") == 784111777.0  # RFC 850
+    assert _parse_date("Sun Nov  6 08:49:37 1994") == 784111777.0  # asctime
+    assert _parse_date("") is None and _parse_date(None) is None
+    assert _parse_date("yesterday") is None

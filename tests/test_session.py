@@ -175,3 +175,44 @@ def test_quick_names_read_plain_requirements(tmp_path: Path) -> None:
     assert quick_names([], [tmp_path / "missing.txt"]) is None
     assert quick_names([], [Path("-")]) is None
     assert quick_names([], [tmp_path / "pyproject.toml"]) is None
+
+
+def test_early_start_in_a_known_environment_skips_installed_pages(
+    tmp_path: Path, make_index: MakeIndex, wheelhouse: Wheelhouse, cache: Cache,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the interpreter's answer cached no probe runs, and the early requests are
+    made once the environment is known not to satisfy the request: those of installed
+    packages are left to the resolver (unless they may be upgraded)."""
+    import subprocess
+
+    from wherry.commands.session import IndexSession
+    from wherry.python.info import query_interpreter
+
+    index = make_index([wheelhouse.wheel("alpha", "1.0"), wheelhouse.wheel("beta", "1.0")])
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    env = query_interpreter(venv / "bin" / "python", cache)
+    installed = Path(env.scheme["purelib"]) / "alpha-1.0.dist-info"
+    installed.mkdir(parents=True)
+    (installed / "METADATA").write_text("Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("alpha==1.0\nbeta==1.0\n")
+    asked: list[list[str]] = []
+    real = IndexSession.head_start
+
+    def head_start(self: IndexSession, names: list[str]) -> None:
+        asked.append(list(names))
+        real(self, names)
+
+    monkeypatch.setattr(IndexSession, "head_start", head_start)
+    for upgrade, expected in ((False, ["beta"]), (True, ["alpha", "beta"])):
+        early = EarlyStart(InstallOptions(requirement_files=[requirements],
+                                          index_url=index.url, upgrade=upgrade), cache)
+        early.begin_in(env)
+        try:
+            assert early.begun and early.spec is not None and early.session is not None
+            assert len(early.session.sources.files_for("beta")) == 1
+        finally:
+            early.close()
+        assert asked.pop() == expected

@@ -257,6 +257,8 @@ def install(options: InstallOptions, cache: Cache, printer: Printer,
             if on_audited is not None:
                 on_audited(env)
             return []
+        if not early.begun:
+            early.begin_in(env)
         spec = early.spec if early.spec is not None else gather_requirements(options)
         if not spec.requirements:
             raise RequirementError(
@@ -295,13 +297,32 @@ class EarlyStart:
         self.spec: RequirementsSpec | None = None
         self.settings: IndexSettings | None = None
         self.session: IndexSession | None = None
+        self.begun = False
+        # Canonical names installed in the target, whose pages are not requested early
+        # (known when the environment is examined first: `begin_in`).
+        self._installed: frozenset[str] = frozenset()
 
     def begin(self) -> None:
+        self.begun = True
         try:
             with contextlib.suppress(Exception):  # met again, and reported, later
                 self._request()
         finally:
             preload_resolution()
+
+    def begin_in(self, env: InterpreterInfo) -> None:
+        """`begin`, for an environment already known and found not to satisfy the
+        request (its answer came from the cache, so no probe ran to fill): the same
+        early requests, less the pages of packages installed there (a changed
+        requirements file in a full environment must not refetch every page)."""
+        from wherry.install.site import scan_site_packages
+
+        with contextlib.suppress(Exception):  # the site is scanned again, and reported
+            if not self.options.upgrade:
+                self._installed = frozenset(
+                    name for name in scan_site_packages(site_dirs(env))
+                    if name not in self.options.upgrade_packages)
+        self.begin()
 
     def _request(self) -> None:
         if not self.options.editables:
@@ -317,13 +338,15 @@ class EarlyStart:
                 # command line's, the same the full parse gives.
                 from wherry.requirements.parse import RequirementsSpec
 
-                self._open(index_settings(self.options, RequirementsSpec()), names)
+                self._open(index_settings(self.options, RequirementsSpec()),
+                           [name for name in names if name not in self._installed])
             spec = gather_requirements(self.options)
             self.spec = spec
             if self.session is None:
                 from wherry.commands.session import certain_lookups
 
-                self._open(index_settings(self.options, spec), certain_lookups(spec, None))
+                self._open(index_settings(self.options, spec),
+                           certain_lookups(spec, None, self._installed))
 
     def _plain_names(self) -> list[str] | None:
         """The names of the requirements when each is a plain named one and nothing

@@ -36,6 +36,8 @@ every response seen is "inert" (no caching headers: see `cached_get`).
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -221,7 +223,7 @@ def _lowered(headers: Mapping[str, str]) -> dict[str, str]:
 def _send(client: HttpClient, url: str, headers: Mapping[str, str],
           allow_status: Collection[int], clock: Callable[[], float]) -> _Sent:
     request_time = clock()
-    response = client.get(url, headers=headers, allow_status=allow_status)
+    response = client.get(url, headers=headers, allow_status=allow_status, digest=True)
     response_time = clock()
     answer = dict(response.headers)
     if _parse_date(answer.get("date")) is None:
@@ -307,17 +309,35 @@ def strip_userinfo(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
-def _http_date(seconds: float) -> str:
-    """`Sun, 06 Nov 1994 08:49:37 GMT`. `email.utils` (5 ms) is imported here, when a
-    response is stored, not with this module (before the first request leaves)."""
-    from email.utils import formatdate
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+           "Dec")
+# RFC 9110's preferred form, which servers send: `Sun, 06 Nov 1994 08:49:37 GMT`.
+_IMF_FIXDATE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d\d) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov"
+    r"|Dec) (\d{4}) (\d\d):(\d\d):(\d\d) GMT")
 
-    return formatdate(seconds, usegmt=True)
+
+def _http_date(seconds: float) -> str:
+    """`Sun, 06 Nov 1994 08:49:37 GMT`, as `email.utils.formatdate(usegmt=True)` writes it
+    (restated: `email.utils` costs 5-10 ms to import, and the first response of a run
+    waited for it, with every other request thread queued on the import lock)."""
+    t = time.gmtime(math.floor(round(seconds, 6)))  # datetime's microsecond rounding
+    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
 
 
 def _parse_date(value: str | None) -> float | None:
+    """An HTTP date as seconds since the epoch, None when it is not one. The usual form
+    is read here, as `email.utils.parsedate_tz` reads it; the obsolete forms (RFC 850,
+    asctime, numeric zones) go to `email.utils` itself."""
     if not value:
         return None
+    match = _IMF_FIXDATE.fullmatch(value.strip())
+    if match is not None and not match.group(3).startswith("00"):  # 00xx: read as 20xx
+        day, month, year, hour, minute, second = match.groups()
+        days = _days_before(int(year), _MONTHS.index(month) + 1) + int(day) - 1
+        return float(((days * 24 + int(hour)) * 60 + int(minute)) * 60 + int(second))
     import calendar
     from email.utils import parsedate_tz
 
@@ -328,6 +348,17 @@ def _parse_date(value: str | None) -> float | None:
         return float(calendar.timegm(parsed[:6]) - (parsed[9] or 0))
     except (ValueError, OverflowError):
         return None
+
+
+def _days_before(year: int, month: int) -> int:
+    """Days from 1970-01-01 to the first of `month` in `year` (proleptic Gregorian), as
+    `calendar.timegm` counts them."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
 def _parse_seconds(value: str | None) -> int | None:

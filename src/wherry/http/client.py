@@ -79,6 +79,17 @@ class Response:
     status: int
     headers: dict[str, str]
     body: bytes
+    # The body's sha256 (hex), when it was computed while the body arrived (`get(...,
+    # digest=True)`); `sha256()` computes it otherwise.
+    digest: str | None = None
+
+    def sha256(self) -> str:
+        """The body's sha256, hex."""
+        if self.digest is None:
+            import hashlib
+
+            self.digest = hashlib.sha256(self.body).hexdigest()
+        return self.digest
 
     @property
     def content_type(self) -> str:
@@ -507,16 +518,22 @@ class HttpClient:
         return _Retry(final, f"HTTP {response.status}", status=response.status, after=after)
 
     def _fetch(self, method: str, url: str, headers: Mapping[str, str] | None,
-               allow_status: Collection[int]) -> Response:
+               allow_status: Collection[int], *, digest: bool = False) -> Response:
         def attempt() -> Response:
             final, response = self._open(method, url, headers)
             if response.status in RETRY_STATUSES and response.status not in allow_status:
                 raise self._retry_status(final, response)
+            hasher = None
+            if digest:
+                import hashlib
+
+                hasher = hashlib.sha256()
             try:
-                body = response.read()
+                body = response.read(hasher=hasher)
             except Exception as exc:
                 raise _Retry(final, f"broken response body ({exc})") from None
-            return Response(final, response.status, response.headers, body)
+            return Response(final, response.status, response.headers, body,
+                            hasher.hexdigest() if hasher is not None else None)
 
         started = time.perf_counter()
         result = self._retrying(url, attempt)
@@ -527,16 +544,17 @@ class HttpClient:
         return result
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None,
-            allow_status: Collection[int] = (200,)) -> Response:
+            allow_status: Collection[int] = (200,), digest: bool = False) -> Response:
         """GET `url` (http, https or file). Raises `NetworkError` when no response came
         after the retries, `HttpStatusError` (an `IndexError_`) for a status not allowed.
 
         A `file://` URL answers 200 with the file's bytes, or 404 if it does not exist;
-        a directory is an error.
+        a directory is an error. `digest`: hash the body while it arrives (the thread
+        would otherwise wait on the network), so `Response.sha256()` is ready at its end.
         """
         if url.startswith("file:"):
             return self._get_file(url, allow_status)
-        return self._fetch("GET", url, headers, allow_status)
+        return self._fetch("GET", url, headers, allow_status, digest=digest)
 
     def head(self, url: str, *, headers: Mapping[str, str] | None = None,
              allow_status: Collection[int] = (200,)) -> Response:

@@ -64,7 +64,14 @@ def _verifying_context(cafile: str | None, capath: str | None, source: str) -> s
 
         started = time.perf_counter()
         try:
-            if cafile or capath:
+            system_dir = None
+            if cafile and not capath and _is_system_bundle(cafile):
+                # `--cert`/`PIP_CERT`/`SSL_CERT_FILE` naming the system's own bundle (a
+                # common setting) trusts what the system store trusts: read it lazily.
+                system_dir = _lazy_system_store()
+            if system_dir:
+                context = ssl.create_default_context(capath=system_dir)
+            elif cafile or capath:
                 context = ssl.create_default_context(cafile=cafile, capath=capath)
             else:
                 system_dir = _lazy_system_store()
@@ -102,6 +109,19 @@ def _lazy_system_store() -> str | None:
     except OSError:
         return None
     return directory if in_bundle and links == in_bundle else None
+
+
+def _is_system_bundle(cafile: str) -> bool:
+    """Whether `cafile` is the system's default CA file (the same file, by any path)."""
+    import ssl
+
+    paths = ssl.get_default_verify_paths()
+    for bundle in (paths.cafile, paths.openssl_cafile):
+        if bundle:
+            with contextlib.suppress(OSError):
+                if os.path.samefile(cafile, bundle):
+                    return True
+    return False
 
 
 def insecure_context() -> ssl.SSLContext:

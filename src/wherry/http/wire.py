@@ -44,6 +44,7 @@ MAX_LINE = 65536  # the longest status or header line accepted
 MAX_HEADERS = 256
 READ_SIZE = 256 * 1024
 DRAIN_LIMIT = 64 * 1024  # an unwanted body this small is read to keep its connection
+HASH_STEP = 256 * 1024  # bytes read between hasher updates (`Response.read`)
 _UNSAFE_IN_TARGET = "!#$%&'()*+,/:;=?@[]~"  # kept as they are in a request target
 
 
@@ -72,6 +73,12 @@ class ProxyRefused(WireError):
 class _Closed(WireError):
     """The peer closed the connection before a status line: on a reused connection this
     is the keep-alive race, and the request may go again on a new one."""
+
+
+class _Hasher(Protocol):
+    """What `Response.read` needs of a `hashlib` object."""
+
+    def update(self, data: bytes | memoryview, /) -> None: ...
 
 
 class _Transport(Protocol):
@@ -508,15 +515,29 @@ class Response:
         except WireError:
             pass
 
-    def read(self, *, decode: bool = True) -> bytes:
-        """The whole body, decoded unless `decode` is false."""
+    def read(self, *, decode: bool = True, hasher: _Hasher | None = None) -> bytes:
+        """The whole body, decoded unless `decode` is false. `hasher` is updated with
+        the body returned: piece by piece as it arrives when it needs no decoding (the
+        hashing then overlaps the wait for the next bytes), else once at the end."""
         connection = self._connection
         left = self._left
+        coding = self.headers.get("content-encoding", "").strip().lower()
+        identity = not decode or coding in ("", "identity")
         if connection is not None and not self._chunked and left is not None and left > 0:
             # A known length: one buffer, filled in place.
             buffer = bytearray(left)
+            view = memoryview(buffer)
+            step = HASH_STEP if hasher is not None and identity else left
+            got = 0
             try:
-                got = connection.read_into(memoryview(buffer))
+                while got < left:
+                    end = min(left, got + step)
+                    count = connection.read_into(view[got:end])
+                    if hasher is not None and identity:
+                        hasher.update(view[got:got + count])
+                    got += count
+                    if got < end:
+                        break
             except BaseException as exc:
                 self.close()
                 raise _body_error(exc) from None
@@ -526,9 +547,17 @@ class Response:
             self._left = 0
             self._finish()
             body = bytes(buffer)
-            return self._decoder().decode_all(body) if decode else body
+            if decode:
+                body = self._decoder().decode_all(body)
+            if hasher is not None and not identity:
+                hasher.update(body)
+            return body
         data = b"".join(self._raw(READ_SIZE))
-        return self._decoder().decode_all(data) if decode else data
+        if decode:
+            data = self._decoder().decode_all(data)
+        if hasher is not None:
+            hasher.update(data)
+        return data
 
     def stream(self, size: int, *, decode: bool = True) -> Iterator[bytes]:
         """The body in pieces of about `size` bytes, decoded unless `decode` is false."""

@@ -17,7 +17,6 @@ settings (`--refresh`, `--refresh-package`, `--offline`); see `_fetch_project_pa
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import threading
 import time
@@ -262,7 +261,7 @@ class IndexSources:
                         "cached, fresh" if result.fresh else "cached, revalidated")
             return stored.page
         assert result.response is not None
-        digest = hashlib.sha256(result.response.body).hexdigest()
+        digest = result.response.sha256()
         if (
             stored is not None
             and stored.body_sha256 == digest

@@ -6,7 +6,8 @@ without running Python, so its answer is cached and *validated by stat*, not by 
 absolute and canonical path, `os.uname()`, the environment variables the probe reads).
 The entry holds validators:
 
-* hard: the executable (lstat and stat), `pyvenv.cfg` (or its absence), every `sys.path`
+* hard: the executable (where it points if it is a symlink, else its lstat; and the stat
+  of what it leads to), `pyvenv.cfg` (its content, or its absence), every `sys.path`
   directory outside the site directories, and every file whose content the answer
   depends on (`.pth` files, `_manylinux`, `sitecustomize`). Any change re-probes.
 * soft: the site directories. An install changes their mtime every time, so a mismatch

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 # Module names whose presence in a site directory changes the answer.
 HOOK_PREFIXES = ("_manylinux", "sitecustomize", "usercustomize")
+_CONTENT_LIMIT = 65536
 
 
 def stat_tuple(path: str, *, follow: bool = True) -> list[int] | None:
@@ -33,6 +34,40 @@ def stat_tuple(path: str, *, follow: bool = True) -> list[int] | None:
     except OSError:
         return None
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def link_target(path: str) -> str | None:
+    """What the symlink at `path` points to (as written), or None if it is not one."""
+    try:
+        return os.readlink(path)
+    except (OSError, ValueError):
+        return None
+
+
+def small_content(path: str) -> str | None:
+    """The whole file (latin-1, so any bytes round-trip through JSON), or None when it
+    does not exist or is larger than 64 KiB (then it is not validated by content)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, _CONTENT_LIMIT + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data.decode("latin-1") if len(data) <= _CONTENT_LIMIT else None
+
+
+def current_value(path: str, how: bool | str) -> object:
+    """The value a hard validator compares: the symlink's target (`"link"`), the file's
+    content (`"content"`), else its stat (following symlinks when `how` is true)."""
+    if how == "link":
+        return link_target(path)
+    if how == "content":
+        return small_content(path)
+    return stat_tuple(path, follow=bool(how))
 
 
 def scan_site_dir(path: str) -> list[list[Any]] | None:
@@ -66,13 +101,20 @@ def validators_of(executable: str, info: dict[str, Any]) -> dict[str, Any]:
     hard: list[list[Any]] = []
     soft: list[list[Any]] = []
 
-    def add_hard(path: str, follow: bool = True) -> None:
-        hard.append([path, follow, stat_tuple(path, follow=follow)])
+    def add_hard(path: str, how: bool | str = True) -> None:
+        hard.append([path, how, current_value(path, how)])
 
-    add_hard(executable, follow=False)
+    # A symlinked executable (every venv's `bin/python`) is validated by where it
+    # points, and `pyvenv.cfg` by its content: the answer depends on those, not on their
+    # inodes or times, so a venv deleted and made again at the same path, from the same
+    # base interpreter and with the same configuration, keeps its answer (as the same
+    # venv would), while a venv made from another base or with other settings does not.
+    # What the link leads to is validated by stat (the two entries below it).
+    add_hard(executable, "link" if link_target(executable) is not None else False)
     add_hard(executable)
     add_hard(os.path.realpath(executable))
-    add_hard(os.path.join(info["prefix"], "pyvenv.cfg"))
+    pyvenv_cfg = os.path.join(info["prefix"], "pyvenv.cfg")
+    add_hard(pyvenv_cfg, "content" if small_content(pyvenv_cfg) is not None else True)
     for origin in (info["manylinux"].get("origin"), info.get("sitecustomize")):
         if origin:
             add_hard(origin)
@@ -95,8 +137,8 @@ def validators_of(executable: str, info: dict[str, Any]) -> dict[str, Any]:
 
 def still_valid(validators: dict[str, Any]) -> tuple[bool, bool]:
     """(valid, soft_changed): whether the entry holds, and whether its soft stats moved."""
-    for path, follow, expected in validators["hard"]:
-        if stat_tuple(path, follow=follow) != expected:
+    for path, how, expected in validators["hard"]:
+        if current_value(path, how) != expected:
             trace("Interpreter cache validator changed: %s", path)
             return False, False
     soft_changed = False
