@@ -48,6 +48,7 @@ class Cache:
         self.is_temporary = temporary
         self._initialised = False
         self._lock: RootLock | None = None
+        self._buckets: dict[str, Path] = {}
 
     @property
     def lock(self) -> RootLock:
@@ -97,11 +98,21 @@ class Cache:
                          f"at {self.root}...\n")
 
     def bucket(self, name: str) -> Path:
-        """The directory of a bucket (`"archives"` → `<root>/archives-v1`), created on use."""
-        self._init()
-        path = self.root / BUCKETS[name]
-        path.mkdir(parents=True, exist_ok=True)
+        """The directory of a bucket (`"archives"` → `<root>/archives-v1`), created on
+        first use in this process. Made once, not checked on every call (a warm install
+        asks for buckets a hundred times): the shared lock held from `_init` on keeps
+        `wherry cache clean` from removing it meanwhile."""
+        path = self._buckets.get(name)
+        if path is None:
+            self._init()
+            path = self.root / BUCKETS[name]
+            path.mkdir(parents=True, exist_ok=True)
+            self._buckets[name] = path
         return path
+
+    def forget_buckets(self) -> None:
+        """After removing buckets (`cache clean`/`prune`): make them again on next use."""
+        self._buckets.clear()
 
     def tempdir(self, prefix: str = "tmp-") -> Path:
         """A fresh directory on the cache's filesystem, so a rename into a bucket is atomic."""

@@ -135,6 +135,7 @@ def cache_clean(cache: Cache, packages: Iterable[str] = (), *,
     if not cache.root.exists():
         return removed
     _exclusive(cache, printer, force=force)
+    cache.forget_buckets()
     names = {canonical(p) for p in packages}
     graveyard = _graveyard(cache)
     if not names:
@@ -272,6 +273,7 @@ def cache_prune(cache: Cache, *, ci: bool = False, printer: Printer | None = Non
     if not cache.root.exists():
         return removed
     _exclusive(cache, printer, force=force)
+    cache.forget_buckets()
     graveyard = _graveyard(cache)
     current = set(BUCKETS.values())
     for child in sorted(cache.root.iterdir()):

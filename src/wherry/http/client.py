@@ -3,7 +3,8 @@
 Why it looks like this (reference/stack.md sections 0 and 3):
 
 * HTTP/1.1 of our own (`wherry.http.wire`: kept-alive connections per origin, CONNECT
-  tunnels for proxies) used from a `ThreadPoolExecutor`. It replaced urllib3, whose imports
+  tunnels for proxies) used from a thread pool (`wherry.workers`, whose `submit` never
+  waits for a thread to start). It replaced urllib3, whose imports
   (with http.client's) cost ~30 ms before a run's first request. It is imported on first
   use only, so `import wherry.http.client` costs neither sockets nor `ssl` (the no-op
   install path).
@@ -44,6 +45,7 @@ from wherry.http.auth import Authenticator, split_userinfo
 from wherry.http.tls import insecure_context, verifying_context
 from wherry.http.urls import redact_url
 from wherry.output import log, trace
+from wherry.workers import Workers
 
 if TYPE_CHECKING:
     import ssl
@@ -239,7 +241,7 @@ class HttpClient:
         self._routes: dict[tuple[str, str, int], wire.Route] = {}
         self._proxies: dict[str, str] | None = None
         self._lock = threading.Lock()
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: Workers | None = None
         self._no_ranges: set[tuple[str, str, int | None]] = set()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -353,14 +355,13 @@ class HttpClient:
 
     # -- thread pool ---------------------------------------------------------------------
 
-    def _get_executor(self) -> concurrent.futures.ThreadPoolExecutor:
+    def _get_executor(self) -> Workers:
         executor = self._executor
         if executor is None:
             with self._lock:
                 if self._executor is None:
-                    self._executor = concurrent.futures.ThreadPoolExecutor(
-                        max_workers=max(self.max_workers, 1), thread_name_prefix="wherry-http",
-                        initializer=_mark_worker)
+                    self._executor = Workers(max(self.max_workers, 1), "wherry-http",
+                                             initializer=_mark_worker)
                 executor = self._executor
         return executor
 

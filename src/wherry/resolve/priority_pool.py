@@ -8,10 +8,10 @@ metadata of a root requirement started 150 ms late behind pages of its siblings'
 dependencies. Here each job has a priority, and a job still queued can be hurried (its
 priority raised) when it turns out to be needed sooner.
 
-The threads and their life cycle are ThreadPoolExecutor's (started on demand, joined at
-exit, shut down with the queue cancelled); each job submitted to it only says "run the
-most urgent job now", so the order is decided when a worker is free, not when work is
-queued.
+The threads and their life cycle are `wherry.workers.Workers`' (started on demand without
+making the submitter wait, joined at exit, shut down with the queue cancelled); each job
+submitted to it only says "run the most urgent job now", so the order is decided when a
+worker is free, not when work is queued.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ import itertools
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
+
+from wherry.workers import Workers
 
 T = TypeVar("T")
 
@@ -69,8 +71,7 @@ class PriorityPool:
     priority). `submit` raises RuntimeError once `shutdown` has run, like an executor."""
 
     def __init__(self, workers: int, thread_name_prefix: str) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers,
-                                            thread_name_prefix=thread_name_prefix)
+        self._executor = Workers(workers, thread_name_prefix)
         self._queue: queue.PriorityQueue[tuple[int, int, Task[Any]]] = queue.PriorityQueue()
         self._order = itertools.count()
         self.lock = threading.Lock()
