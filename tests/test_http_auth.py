@@ -790,7 +790,7 @@ def test_concurrent_downloads_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with HttpClient() as client:
         assert client.max_workers == 7
         assert client._get_wire().max_idle == 7
-        assert client._get_executor()._max_workers == 7
+        assert client._get_executor().max_workers == 7
     monkeypatch.setenv("WHERRY_CONCURRENT_DOWNLOADS", "0")
     with pytest.raises(UsageError, match="WHERRY_CONCURRENT_DOWNLOADS"):
         HttpClient()

@@ -467,8 +467,12 @@ def test_a_cert_option_naming_the_system_bundle_reads_the_store_lazily(
     monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: SimpleNamespace(
         cafile=str(bundle), capath=str(directory), openssl_cafile=None))
     made: list[dict[str, str | None]] = []
-    monkeypatch.setattr(ssl, "create_default_context",
-                        lambda **kwargs: made.append(kwargs) or object())
+
+    def create_default_context(**kwargs: str | None) -> object:
+        made.append(kwargs)
+        return object()
+
+    monkeypatch.setattr(ssl, "create_default_context", create_default_context)
     monkeypatch.setattr(tls, "_contexts", {})
     tls.verifying_context(str(alias))
     tls.verifying_context(str(other))

@@ -57,6 +57,10 @@ class Workers:
         self._at_exit = lambda: _shutdown_at_exit(pool)
         atexit.register(self._at_exit)
 
+    @property
+    def max_workers(self) -> int:
+        return self._max
+
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Queue `fn(*args)`; raises RuntimeError after `shutdown`."""
         future: Future[T] = Future()
