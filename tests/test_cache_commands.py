@@ -276,3 +276,18 @@ def test_clean_during_an_install_waits_for_it(run_wherry: RunWherry, make_index:
     assert sorted(p.name for p in cache.iterdir()) == [".lock", ".tmp"]
     listed = run_wherry("pip", "freeze", "--python", venv)
     assert listed.stdout.split() == [f"pkg{i}==1.0" for i in range(4)]
+
+
+def test_write_atomic_replaces_whole_files_and_leaves_no_temporary(tmp_path: Path) -> None:
+    from wherry.cache.entry import write_atomic
+
+    target = tmp_path / "bucket" / "entry.json"
+    write_atomic(target, b"first")
+    write_atomic(target, b"second, longer")
+    assert target.read_bytes() == b"second, longer"
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    blocked = tmp_path / "bucket" / "a-directory"
+    (blocked / "inside").mkdir(parents=True)
+    with pytest.raises(OSError):
+        write_atomic(blocked, b"cannot replace a directory")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["a-directory", "entry.json"]

@@ -465,7 +465,7 @@ def test_a_cert_option_naming_the_system_bundle_reads_the_store_lazily(
     directory.mkdir()
     (directory / "0a1b2c3d.0").write_bytes(certificate)
     monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: SimpleNamespace(
-        cafile=str(bundle), capath=str(directory), openssl_cafile=None))
+        cafile=str(bundle), capath=str(directory), openssl_cafile=None, openssl_capath=None))
     made: list[dict[str, str | None]] = []
 
     def create_default_context(**kwargs: str | None) -> object:
@@ -477,3 +477,16 @@ def test_a_cert_option_naming_the_system_bundle_reads_the_store_lazily(
     tls.verifying_context(str(alias))
     tls.verifying_context(str(other))
     assert made == [{"capath": str(directory)}, {"cafile": str(other), "capath": None}]
+    # SSL_CERT_FILE and SSL_CERT_DIR both naming the system store: lazily too; with
+    # another directory beside it, both are loaded as given.
+    elsewhere = tmp_path / "more-certs"
+    elsewhere.mkdir()
+    made.clear()
+    monkeypatch.setattr(tls, "_contexts", {})
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    monkeypatch.setenv("SSL_CERT_DIR", str(directory))
+    tls.verifying_context(None)
+    monkeypatch.setenv("SSL_CERT_DIR", str(elsewhere))
+    tls.verifying_context(None)
+    assert made == [{"capath": str(directory)},
+                    {"cafile": str(bundle), "capath": str(elsewhere)}]

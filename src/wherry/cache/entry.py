@@ -9,18 +9,35 @@ from pathlib import Path
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a same-directory temporary file and a rename."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _temporary_file(os.fspath(directory))
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _temporary_file(directory: str) -> tuple[int, str]:
+    """A new file `.tmp-<random>` in `directory`, open for writing, mode 0600: what
+    `tempfile.mkstemp` makes, without importing `tempfile` (and `random`, `shutil`...)
+    on the path of a run's first cache write."""
+    for _ in range(100):
+        name = os.path.join(directory, f".tmp-{os.urandom(6).hex()}")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                           0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {directory}")
 
 
 def persist_dir(source: Path, target: Path) -> Path:

@@ -298,22 +298,34 @@ def execute_plan(
         printer.summary(timed("Audited", len(plan.keep), start))
         return []
     from wherry.commands.apply import apply_plan
-    from wherry.commands.prepare import downloaded_sha256, prepare_candidate
+    from wherry.commands.prepare import cached_archive, downloaded_sha256, prepare_candidate
 
-    def prepare(candidate: Candidate) -> tuple[Candidate, Path]:
-        result = prepare_candidate(candidate, cache, client, builds)
+    def checked(candidate: Candidate, result: tuple[Candidate, Path]) -> tuple[Candidate, Path]:
         if hashes and candidate.name in unverified:
             hashes.check_downloaded(candidate, downloaded_sha256(candidate, cache))
         return result
 
-    # Biggest first: big wheels queue for the unpacking processes, and the longest jobs
-    # started first finish soonest overall.
-    order = sorted(range(len(plan.install)), key=lambda i: -(plan.install[i].wheel.size or 0))
+    def prepare(candidate: Candidate) -> tuple[Candidate, Path]:
+        return checked(candidate, prepare_candidate(candidate, cache, client, builds))
+
     with printer.progress("Preparing", len(plan.install)) as bar:  # a bar on a terminal
+        # An index wheel whose archive is cached costs one `utime` (`cached_archive`):
+        # answered here rather than through the pool (a warm install's every wheel).
+        found: dict[int, tuple[Candidate, Path]] = {}
+        for i, candidate in enumerate(plan.install):
+            if candidate.direct is None and not candidate.needs_build:
+                archive = cached_archive(candidate.wheel, cache)
+                if archive is not None:
+                    found[i] = bar.done(checked(candidate, (candidate, archive)),
+                                        candidate.name)
+        # Biggest first: big wheels queue for the unpacking processes, and the longest
+        # jobs started first finish soonest overall.
+        order = sorted((i for i in range(len(plan.install)) if i not in found),
+                       key=lambda i: -(plan.install[i].wheel.size or 0))
         done = client.map(lambda c: bar.done(prepare(c), c.name),
-                          [plan.install[i] for i in order])
-    prepared = [result for _, result in sorted(zip(order, done, strict=True),
-                                               key=lambda pair: pair[0])]
+                          [plan.install[i] for i in order]) if order else []
+    found.update(zip(order, done, strict=True))
+    prepared = [found[i] for i in range(len(plan.install))]
     if plan.install:
         printer.summary(timed("Prepared", len(plan.install), start))
     start = time.perf_counter()

@@ -65,9 +65,11 @@ def _verifying_context(cafile: str | None, capath: str | None, source: str) -> s
         started = time.perf_counter()
         try:
             system_dir = None
-            if cafile and not capath and _is_system_bundle(cafile):
-                # `--cert`/`PIP_CERT`/`SSL_CERT_FILE` naming the system's own bundle (a
-                # common setting) trusts what the system store trusts: read it lazily.
+            if (cafile and _is_system_store(cafile, "file")
+                    and (not capath or _is_system_store(capath, "dir"))):
+                # `--cert`/`PIP_CERT`/`SSL_CERT_FILE` (with `SSL_CERT_DIR`, if set) naming
+                # the system's own store (a common setting) trusts what the system store
+                # trusts: read it lazily.
                 system_dir = _lazy_system_store()
             if system_dir:
                 context = ssl.create_default_context(capath=system_dir)
@@ -111,15 +113,18 @@ def _lazy_system_store() -> str | None:
     return directory if in_bundle and links == in_bundle else None
 
 
-def _is_system_bundle(cafile: str) -> bool:
-    """Whether `cafile` is the system's default CA file (the same file, by any path)."""
+def _is_system_store(path: str, kind: str) -> bool:
+    """Whether `path` is the system's default CA file (`kind` "file") or hashed directory
+    ("dir"), by any path to it."""
     import ssl
 
     paths = ssl.get_default_verify_paths()
-    for bundle in (paths.cafile, paths.openssl_cafile):
-        if bundle:
+    defaults = ((paths.cafile, paths.openssl_cafile) if kind == "file"
+                else (paths.capath, paths.openssl_capath))
+    for default in defaults:
+        if default:
             with contextlib.suppress(OSError):
-                if os.path.samefile(cafile, bundle):
+                if os.path.samefile(path, default):
                     return True
     return False
 
