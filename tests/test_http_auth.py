@@ -785,7 +785,7 @@ def test_a_proxy_refusing_the_tunnel_is_a_clear_error(
 # -- concurrency setting ---------------------------------------------------------------------------
 
 def test_concurrent_downloads_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert HttpClient().max_workers == 50
+    assert HttpClient().max_workers == 16
     monkeypatch.setenv("WHERRY_CONCURRENT_DOWNLOADS", "7")
     with HttpClient() as client:
         assert client.max_workers == 7

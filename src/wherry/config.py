@@ -93,7 +93,7 @@ OPTIONS: tuple[Option, ...] = (
            "default-timeout"), export=True, default=30.0),
     Option("http-retries", "int", "retries of a failed request", pip=("retries",),
            export=True, default=3),
-    Option("concurrent-downloads", "int", "parallel downloads", export=True, default=50),
+    Option("concurrent-downloads", "int", "parallel downloads", export=True, default=16),
     Option("color", "choice", "colour output: auto, always or never", dest="color",
            choices=("auto", "always", "never"), default="auto"),
     # python

@@ -231,7 +231,7 @@ class HttpClient:
         self.offline = offline  # --offline: `_open` refuses every network request
         self.timeout = _env_number("WHERRY_HTTP_TIMEOUT", timeout)
         self.retries = int(_env_number("WHERRY_HTTP_RETRIES", retries))
-        # WHERRY_CONCURRENT_DOWNLOADS: connections per host and threads (default 50).
+        # WHERRY_CONCURRENT_DOWNLOADS: connections per host and threads (default 16).
         self.max_workers = (concurrent_downloads() if max_workers is None
                             else max(int(max_workers), 1))
         self.cert = cert
@@ -835,10 +835,17 @@ def _unlink(path: str) -> None:
 
 
 def concurrent_downloads() -> int:
-    """`WHERRY_CONCURRENT_DOWNLOADS` (a positive integer), else 50."""
+    """`WHERRY_CONCURRENT_DOWNLOADS` (a positive integer), else 16.
+
+    Why 16 and not uv's 50: uv multiplexes its requests over one HTTP/2 connection,
+    while each request in flight here is a connection of its own (HTTP/1.1), with its
+    TLS handshake and a thread contending for the GIL. Measured here (interleaved runs):
+    the warm 110-package resolution 501 → 465 ms with 16 instead of 50, the warm
+    35-package install 370 → 360 ms, the cold one the same either way (the biggest
+    pages and wheels are asked for first, and kept-alive connections serve the rest)."""
     raw = os.environ.get("WHERRY_CONCURRENT_DOWNLOADS", "").strip()
     if not raw:
-        return 50
+        return 16
     if not raw.isdigit() or int(raw) < 1:
         raise UsageError(f"WHERRY_CONCURRENT_DOWNLOADS={raw!r} is not a positive integer")
     return int(raw)
