@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 from wherry.errors import UsageError
 
@@ -22,13 +23,12 @@ def canonical_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-@dataclass(frozen=True)
-class BuildOptions:
+class BuildOptions(msgspec.Struct, frozen=True):
     """The build flags: `--no-build-isolation[-package]`, `-C`, `--build-constraint`."""
 
     isolation: bool = True
     no_isolation_packages: frozenset[str] = frozenset()
-    config_settings: Mapping[str, str | list[str]] = field(default_factory=dict)
+    config_settings: Mapping[str, str | list[str]] = msgspec.field(default_factory=dict)
     build_constraints: tuple[str, ...] = ()
     concurrency: int | None = None
     # `--refresh` / `--refresh-package` (and `--reinstall[-package]`, which imply them):

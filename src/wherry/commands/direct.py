@@ -20,10 +20,12 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import msgspec
+import msgspec.structs
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -167,7 +169,7 @@ def _prepare(items: list[SourcedRequirement], builds: BuildContext, client: Http
         if not item.named:
             requirement = Requirement(str(item.requirement).replace(
                 item.requirement.name, name, 1))
-            item = replace(item, requirement=requirement, named=True)
+            item = msgspec.structs.replace(item, requirement=requirement, named=True)
         elif str(canonicalize_name(item.requirement.name)) != name:
             raise RequirementError(
                 f"`{item.requirement}` ({item.source}) names {item.requirement.name}, but "
@@ -247,7 +249,7 @@ def _candidate(item: SourcedRequirement, builds: BuildContext, client: HttpClien
                 f"{scope.tags.describe()}")
     if source is not None:
         source.name = name
-    reference = replace(reference, requested=url)
+    reference = msgspec.structs.replace(reference, requested=url)
     file = DistFile(filename, reference.url, "direct reference", dict(reference.hashes))
     candidate = Candidate(name, version, file, False, direct=reference)
     log.debug("Direct reference %s is %s %s", label, name, version)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
+import msgspec
 from packaging.version import Version
 
 from wherry.cache.layout import Cache
@@ -180,19 +180,18 @@ def _preference(dist: InstalledDist) -> InstalledPreference | None:
     return InstalledPreference(version, parse_core_metadata(data))
 
 
-@dataclass
-class Plan:
+class Plan(msgspec.Struct):
     """What to change: wheels to link in, distributions to take out, and what is kept.
 
     `extraneous` are installed distributions the resolution does not need: `install`
     keeps them (and says so at `-v`), `sync` removes them (they are also in `remove`).
     """
 
-    install: list[Candidate] = field(default_factory=list)
-    remove: list[InstalledDist] = field(default_factory=list)
-    keep: list[str] = field(default_factory=list)
-    requested: set[str] = field(default_factory=set)
-    extraneous: list[InstalledDist] = field(default_factory=list)
+    install: list[Candidate] = msgspec.field(default_factory=list)
+    remove: list[InstalledDist] = msgspec.field(default_factory=list)
+    keep: list[str] = msgspec.field(default_factory=list)
+    requested: set[str] = msgspec.field(default_factory=set)
+    extraneous: list[InstalledDist] = msgspec.field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:

@@ -15,10 +15,12 @@ import os
 import shutil
 import threading
 from concurrent.futures import Future
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
+
+import msgspec
+import msgspec.structs
 
 from wherry.cache.entry import file_sha256, write_atomic
 from wherry.cache.layout import Cache
@@ -182,8 +184,8 @@ def prepare_candidate(
     sha256 = builds.builder.built.sha256_of(built) or file_sha256(built)
     archive = archive_path(cache, sha256) or unpack_wheel(built, cache, sha256=sha256,
                                                            verified=True)
-    installed = replace(candidate, wheel=DistFile(built.name, built.as_uri(), "built",
-                                                  {"sha256": sha256}))
+    built_file = DistFile(built.name, built.as_uri(), "built", {"sha256": sha256})
+    installed = msgspec.structs.replace(candidate, wheel=built_file)
     return installed, archive
 
 

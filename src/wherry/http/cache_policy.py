@@ -40,7 +40,6 @@ import math
 import re
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -134,8 +133,7 @@ class CachePolicy(msgspec.Struct, omit_defaults=True):
         return hishel.Entry(uuid.UUID(int=0), request, response)
 
 
-@dataclass
-class CachedGet:
+class CachedGet(msgspec.Struct):
     """The outcome of `cached_get`.
 
     * `fresh`: the stored entry answers without any request; the caller uses its payload.
@@ -170,8 +168,7 @@ def _inert(headers: Mapping[str, str]) -> bool:
     return not any(name.lower() in _CACHING_HEADERS for name in headers)
 
 
-@dataclass
-class _Sent:
+class _Sent(msgspec.Struct):
     """One request sent for `cached_get`, with the response headers it got."""
 
     response: Response

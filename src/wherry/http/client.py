@@ -34,10 +34,11 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+import msgspec
 
 from wherry import __version__
 from wherry.errors import HashMismatch, IndexError_, NetworkError, UsageError
@@ -73,8 +74,7 @@ _REASONS = {
 _worker = threading.local()
 
 
-@dataclass
-class Response:
+class Response(msgspec.Struct):
     """A finished response: the final URL after redirects, status, lower-cased headers, body."""
 
     url: str

@@ -25,7 +25,8 @@ import re
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 from wherry.errors import WheelError
 from wherry.http.client import HttpClient, HttpStatusError, Response, redact
@@ -57,8 +58,7 @@ class Unsupported(Exception):
     """This reader cannot handle the file; download it whole instead."""
 
 
-@dataclass(frozen=True)
-class ZipMember:
+class ZipMember(msgspec.Struct, frozen=True):
     """One central directory entry, with zip64 sizes and offsets already applied."""
 
     name: str
@@ -70,8 +70,7 @@ class ZipMember:
     header_offset: int
 
 
-@dataclass(frozen=True)
-class CentralDirectory:
+class CentralDirectory(msgspec.Struct, frozen=True):
     """Where the central directory is (absolute offsets) and how many entries it has."""
 
     offset: int

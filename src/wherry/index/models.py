@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 
-@dataclass(frozen=True)
-class DistFile:
+class DistFile(msgspec.Struct, frozen=True):
     """One file of a project as listed by an index page or a find-links location.
 
     `hashes` maps algorithm to hex digest (`{"sha256": "..."}`), possibly empty.
@@ -19,7 +18,7 @@ class DistFile:
     filename: str
     url: str
     index_url: str
-    hashes: dict[str, str] = field(default_factory=dict)
+    hashes: dict[str, str] = msgspec.field(default_factory=dict)
     requires_python: str | None = None
     yanked: bool | str = False
     core_metadata: bool | dict[str, str] = False

@@ -18,7 +18,6 @@ at debug level; the caller then fetches the page again.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import os
 import re
@@ -209,4 +208,4 @@ def _with_credentials(index_url: str, file: DistFile) -> DistFile:
         parts = urlsplit(url)
         url = urlunsplit((parts.scheme, f"{_userinfo(index_url)}@{parts.netloc}", parts.path,
                           parts.query, parts.fragment))
-    return dataclasses.replace(file, url=url, index_url=index_url)
+    return msgspec.structs.replace(file, url=url, index_url=index_url)

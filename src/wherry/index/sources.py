@@ -21,11 +21,12 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
+
+import msgspec
 
 from wherry.cache.layout import Cache
 from wherry.errors import IndexError_, NetworkError, UsageError
@@ -69,12 +70,12 @@ def as_index_url(location: str) -> str:
     return Path(location).expanduser().absolute().as_uri()
 
 
-@dataclass
-class _Lookup:
-    done: threading.Event = field(default_factory=threading.Event)
-    files: ProjectFiles = field(default_factory=ProjectFiles)
+class _Lookup(msgspec.Struct):
+    done: threading.Event = msgspec.field(default_factory=threading.Event)
+    files: ProjectFiles = msgspec.field(default_factory=ProjectFiles)
     error: BaseException | None = None
-    asked: list[tuple[str, int | None]] = field(default_factory=list)  # (index, files or None)
+    # (index, files or None)
+    asked: list[tuple[str, int | None]] = msgspec.field(default_factory=list)
     found_in: str | None = None
 
 

@@ -20,9 +20,10 @@ import posixpath
 import re
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from wherry.errors import InstallError, WheelError
 from wherry.install.link import DEFAULT_LINK_MODE, LinkMode, LinkSupport, StrPath, link_tree
@@ -55,13 +56,12 @@ _MAX_SHEBANG = 127
 _RESERVED_SCRIPT_RE = re.compile(r"^(python(3(\.\d+)?)?w?|activate(\.\w+)?|deactivate)$")
 
 
-@dataclass
-class InstalledFiles:
+class InstalledFiles(msgspec.Struct):
     """What an install created: the dist-info and every file and directory made."""
 
     dist_info: Path
     created: list[str]
-    overwritten: list[Path] = field(default_factory=list)
+    overwritten: list[Path] = msgspec.field(default_factory=list)
     link_mode: LinkMode = DEFAULT_LINK_MODE
 
     @property
@@ -70,8 +70,7 @@ class InstalledFiles:
         return [Path(p) for p in self.created]
 
 
-@dataclass(frozen=True)
-class EntryPointScript:
+class EntryPointScript(msgspec.Struct, frozen=True):
     """One `console_scripts`/`gui_scripts` entry."""
 
     name: str
@@ -171,13 +170,12 @@ def _unsafe(path: str) -> bool:
 # -- the install -----------------------------------------------------------------------------
 
 
-@dataclass
-class _Plan:
+class _Plan(msgspec.Struct):
     """Where every file goes. `links` are (archive file, destination) pairs."""
 
-    links: dict[str, str] = field(default_factory=dict)
-    writes: dict[str, tuple[bytes, int]] = field(default_factory=dict)
-    record: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    links: dict[str, str] = msgspec.field(default_factory=dict)
+    writes: dict[str, tuple[bytes, int]] = msgspec.field(default_factory=dict)
+    record: dict[str, tuple[str, str, str]] = msgspec.field(default_factory=dict)
 
 
 def _check_names(
@@ -418,8 +416,7 @@ def install_wheel(
     return place_wheel(planned, transaction, link_mode=link_mode, link_support=link_support)
 
 
-@dataclass
-class PlannedWheel:
+class PlannedWheel(msgspec.Struct):
     """A wheel's install worked out and checked, nothing written yet (`plan_wheel`).
 
     Planning reads only the unpacked wheel; `place_wheel` then writes only the paths in

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 _LOCAL = b"PK\x03\x04"
 _CENTRAL = b"PK\x01\x02"
@@ -60,8 +61,7 @@ class MemberSink(Protocol):
         """The current member is complete and its checksum and size were right."""
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(msgspec.Struct, frozen=True):
     """A member as its local header (and data descriptor) described it."""
 
     name: str
@@ -72,8 +72,7 @@ class Member:
     size: int
 
 
-@dataclass(frozen=True)
-class CentralEntry:
+class CentralEntry(msgspec.Struct, frozen=True):
     """A member as the central directory describes it; `external_attr` carries the Unix
     mode (executable bits, symlinks), which local headers do not."""
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from wherry.errors import UsageError
 from wherry.platform.manylinux import manylinux_platforms, musllinux_platforms
@@ -32,8 +33,7 @@ _ALIASES = {
 _MACHINE = {"x86_64": "x86_64", "aarch64": "aarch64", "i686": "i686"}
 
 
-@dataclass(frozen=True)
-class TargetPlatform:
+class TargetPlatform(msgspec.Struct, frozen=True):
     """A platform to resolve for: its markers and its wheel platform tags, best first."""
 
     name: str
@@ -111,8 +111,7 @@ def parse_python_version(text: str) -> tuple[tuple[int, int, int], bool]:
     return (major, minor, micro), bool(match.group(4))
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(msgspec.Struct, frozen=True):
     """What resolution targets: markers, compatible tags and the Python version."""
 
     markers: dict[str, str]

@@ -16,9 +16,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from wherry.errors import RequirementError
 
@@ -28,8 +29,7 @@ if TYPE_CHECKING:
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
-@dataclass(frozen=True)
-class SourcedRequirement:
+class SourcedRequirement(msgspec.Struct, frozen=True):
     """A parsed requirement and where it was written (`-r reqs.txt (line 3)` or `command line`)."""
 
     requirement: Requirement
@@ -50,29 +50,28 @@ class SourcedRequirement:
         return str(canonicalize_name(self.requirement.name))
 
 
-@dataclass
-class RequirementsSpec:
+class RequirementsSpec(msgspec.Struct):
     """Everything the command line and requirements files asked for."""
 
-    requirements: list[SourcedRequirement] = field(default_factory=list)
-    constraints: list[SourcedRequirement] = field(default_factory=list)
+    requirements: list[SourcedRequirement] = msgspec.field(default_factory=list)
+    constraints: list[SourcedRequirement] = msgspec.field(default_factory=list)
     # `--override` files: each replaces every requirement on its name (uv semantics).
-    overrides: list[SourcedRequirement] = field(default_factory=list)
+    overrides: list[SourcedRequirement] = msgspec.field(default_factory=list)
     # `--exclude` files: canonical names dropped from the resolution entirely.
-    excludes: list[str] = field(default_factory=list)
+    excludes: list[str] = msgspec.field(default_factory=list)
     # A `--pre` line in a requirements file (pip: allow pre-releases).
     pre: bool = False
     # `--no-binary` / `--only-binary` lines (pip's format: names, `:all:`, `:none:`).
-    no_binary: list[str] = field(default_factory=list)
-    only_binary: list[str] = field(default_factory=list)
+    no_binary: list[str] = msgspec.field(default_factory=list)
+    only_binary: list[str] = msgspec.field(default_factory=list)
     index_url: str | None = None
-    extra_index_urls: list[str] = field(default_factory=list)
-    find_links: list[str] = field(default_factory=list)
+    extra_index_urls: list[str] = msgspec.field(default_factory=list)
+    find_links: list[str] = msgspec.field(default_factory=list)
     no_index: bool = False
     # What the answer depended on besides the strings: every file read and every
     # `${VAR}` expanded, so a cached verdict about this request can be validated.
-    files: list[Path] = field(default_factory=list)
-    variables: dict[str, str | None] = field(default_factory=dict)
+    files: list[Path] = msgspec.field(default_factory=list)
+    variables: dict[str, str | None] = msgspec.field(default_factory=dict)
 
     @property
     def has_direct_references(self) -> bool:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from wherry.errors import RequirementError
 from wherry.requirements.parse import RequirementsSpec, SourcedRequirement, parse_requirement
@@ -33,8 +34,7 @@ def is_pyproject(path: Path) -> bool:
     return path.name == "pyproject.toml"
 
 
-@dataclass(frozen=True)
-class GroupRequest:
+class GroupRequest(msgspec.Struct, frozen=True):
     """`--group [PATH:]NAME`: a dependency group of one pyproject.toml."""
 
     path: Path
@@ -54,15 +54,14 @@ class GroupRequest:
         return cls(path, name.strip())
 
 
-@dataclass
-class ProjectRequest:
+class ProjectRequest(msgspec.Struct):
     """Which optional parts of pyproject files to read (`--extra`, `--all-extras`)."""
 
     extras: Sequence[str] = ()
     all_extras: bool = False
     groups: Sequence[GroupRequest] = ()
     # Normalised extras found in at least one file read (unknown ones are an error).
-    found_extras: set[str] = field(default_factory=set)
+    found_extras: set[str] = msgspec.field(default_factory=set)
 
 
 def load_pyproject(path: Path) -> dict[str, Any]:

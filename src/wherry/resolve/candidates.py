@@ -20,11 +20,11 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import overload
 
+import msgspec
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
@@ -35,8 +35,7 @@ from wherry.output import log
 from wherry.platform.tags import TargetTags
 
 
-@dataclass(frozen=True)
-class DirectReference:
+class DirectReference(msgspec.Struct, frozen=True):
     """Where a direct-reference candidate comes from (PEP 610 terms).
 
     `kind` is `archive` (a wheel or sdist by URL or path), `directory` (a local project)
@@ -82,8 +81,7 @@ class DirectReference:
         return data
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(msgspec.Struct, frozen=True):
     """One installable version of a project: its best file for the target.
 
     `wheel` is the file to install: a wheel, or (`needs_build`) a source distribution
@@ -106,8 +104,7 @@ class Candidate:
         return not self.wheel.is_wheel
 
 
-@dataclass(frozen=True)
-class BinaryPolicy:
+class BinaryPolicy(msgspec.Struct, frozen=True):
     """`--no-binary`, `--only-binary` and `--no-build`, as pip means them: a project named
     in a flag follows that flag; `:all:` applies to every other project."""
 
@@ -139,15 +136,14 @@ BUILDS_DISABLED_REASON = (
 WHEELS_DISABLED_REASON = "has only wheels, and --no-binary forbids using them"
 
 
-@dataclass
-class _Outcome:
+class _Outcome(msgspec.Struct):
     """What one version of a project turned out to be for the target."""
 
     version: Version
     candidate: Candidate | None = None  # usable, or yanked (`candidate.yanked`)
     reason: str | None = None  # why unusable
     index_position: int | None = None  # under `unsafe-first-match`
-    incompatible: list[tuple[int, str]] = field(default_factory=list)  # (position, tags)
+    incompatible: list[tuple[int, str]] = msgspec.field(default_factory=list)  # (position, tags)
 
 
 class _Chosen(Mapping[Version, Candidate]):

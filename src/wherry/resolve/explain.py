@@ -12,9 +12,9 @@ can refer back to it ("we know from (1) that ...").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from nab_resolver.root import ROOT
 from nab_resolver.types import Incompatibility, IncompatibilityCause, Term
 from packaging.version import Version
@@ -25,8 +25,7 @@ INVALID = "<invalid metadata>"  # as resolve/provider.py
 Node = Incompatibility[Any, Any]
 
 
-@dataclass(frozen=True)
-class ExplainContext:
+class ExplainContext(msgspec.Struct, frozen=True):
     """What the prose needs beyond the tree: the versions each package really has (to
     say "only a==1.0 is available"), and the target Python (to say why it does not fit)."""
 

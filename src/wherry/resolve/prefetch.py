@@ -22,10 +22,10 @@ import contextlib
 import threading
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
+import msgspec
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -51,8 +51,7 @@ Dependency = tuple[str, frozenset[str], Container[Version] | None]
 ReadAhead = Callable[[CoreMetadata, str | None], Iterable[Dependency]]
 
 
-@dataclass(frozen=True)
-class FirstChoice:
+class FirstChoice(msgspec.Struct, frozen=True):
     """Which candidate the solver tries first for a project, so the prefetch fetches that
     one and not a version the solver will never ask about. Mirrors the provider's order
     (provider.WherryProvider._choose): an installed version the requirement allows needs
@@ -63,8 +62,8 @@ class FirstChoice:
 
     resolution: str = "highest"
     roots: Container[str] = frozenset()
-    preferences: Mapping[str, Version] = field(default_factory=dict)
-    installed: Mapping[str, Version] = field(default_factory=dict)
+    preferences: Mapping[str, Version] = msgspec.field(default_factory=dict)
+    installed: Mapping[str, Version] = msgspec.field(default_factory=dict)
     prerelease: str = "if-necessary-or-explicit"
     explicit_prereleases: Container[str] = frozenset()
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Container, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import msgspec
 from nab_resolver.resolver import BaseProvider
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -83,8 +83,7 @@ def split_extra(package: str) -> tuple[str, str | None]:
     return package, None
 
 
-@dataclass
-class InstalledPreference:
+class InstalledPreference(msgspec.Struct):
     """An installed distribution the resolver should keep when the request allows it."""
 
     version: Version
@@ -113,23 +112,22 @@ def names_prerelease(requirement: Requirement) -> bool:
     return False
 
 
-@dataclass
-class ProviderConfig:
+class ProviderConfig(msgspec.Struct):
     markers: dict[str, str]
     python_version: Version
-    explicit_prereleases: set[str] = field(default_factory=set)
-    pinned: dict[str, set[Version]] = field(default_factory=dict)
-    installed: dict[str, InstalledPreference] = field(default_factory=dict)
+    explicit_prereleases: set[str] = msgspec.field(default_factory=set)
+    pinned: dict[str, set[Version]] = msgspec.field(default_factory=dict)
+    installed: dict[str, InstalledPreference] = msgspec.field(default_factory=dict)
     no_deps: bool = False
     prerelease: str = "if-necessary-or-explicit"
     resolution: str = "highest"
     # Root requirement names (`--resolution lowest-direct` picks their lowest versions).
-    direct: set[str] = field(default_factory=set)
+    direct: set[str] = msgspec.field(default_factory=set)
     # Versions to keep when the request allows them (pins of an existing `-o` file).
-    preferences: dict[str, Version] = field(default_factory=dict)
+    preferences: dict[str, Version] = msgspec.field(default_factory=dict)
     # `--override`: canonical name -> the requirements that replace every requirement on
     # it, root or transitive (already filtered by the target's markers).
-    overrides: dict[str, list[Requirement]] = field(default_factory=dict)
+    overrides: dict[str, list[Requirement]] = msgspec.field(default_factory=dict)
     # `--exclude`: names dropped from the resolution, with every requirement on them.
     excludes: frozenset[str] = frozenset()
     # Universal resolution (resolve/universal.py): whether a marker can hold in the
@@ -143,7 +141,7 @@ class ProviderConfig:
     # The URLs a dependency's `x @ URL` may name (the request's, and those of direct
     # references' own URL dependencies): any other fails the resolution instead of being
     # taken from the index by name (url_dependencies.py).
-    root_urls: RootUrls = field(default_factory=RootUrls)
+    root_urls: RootUrls = msgspec.field(default_factory=RootUrls)
 
 
 def dependency_requirements(

@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from nab_resolver.errors import ResolutionError as SolverError
 from nab_resolver.resolver import Resolver
 from nab_resolver.types import RootRequirement
@@ -45,16 +45,15 @@ from wherry.resolve.report import hints_for
 from wherry.resolve.url_dependencies import RootUrls
 
 
-@dataclass
-class Resolution:
+class Resolution(msgspec.Struct):
     """The pinned set: per canonical name, the candidate (or the kept installed version)."""
 
     pins: dict[str, Candidate | InstalledPreference]
-    extras: dict[str, set[str]] = field(default_factory=dict)
+    extras: dict[str, set[str]] = msgspec.field(default_factory=dict)
     versions_tried: int = 0
     # Canonical name -> the names of the pinned packages that depend on it (extras
     # folded into their base), for `# via` annotations.
-    dependents: dict[str, set[str]] = field(default_factory=dict)
+    dependents: dict[str, set[str]] = msgspec.field(default_factory=dict)
 
     def version_of(self, name: str) -> Version:
         return self.pins[name].version

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+import msgspec
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -84,14 +84,13 @@ def url_key(url: str) -> UrlKey:
     return (scheme, host, path.rstrip("/") or "/", parts.query, revision, subdirectory)
 
 
-@dataclass(frozen=True)
-class RootUrls:
+class RootUrls(msgspec.Struct, frozen=True):
     """The URLs a dependency may name, per canonical project name: those of the request
     (requirements, constraints and overrides whose markers hold) and of the direct
     references' own URL dependencies, as written and as keys."""
 
-    keys: Mapping[str, frozenset[UrlKey]] = field(default_factory=dict)
-    written: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    keys: Mapping[str, frozenset[UrlKey]] = msgspec.field(default_factory=dict)
+    written: Mapping[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
 
     @classmethod
     def of(cls, references: Iterable[tuple[str, str]]) -> RootUrls:
