@@ -384,7 +384,7 @@ def test_redact() -> None:
     assert redact("/local/path") == "/local/path"
 
 
-def test_response_is_a_plain_dataclass() -> None:
+def test_response_content_type() -> None:
     response = Response("http://h/", 200, {"content-type": "Text/HTML; charset=utf-8"}, b"")
     assert response.content_type == "text/html"
 

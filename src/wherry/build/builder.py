@@ -17,8 +17,9 @@ import shutil
 import threading
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from wherry.build.cache import BuiltWheels, SourceId, build_key
 from wherry.build.env import BuildEnvironment, BuildEnvironments, environment_key
@@ -32,8 +33,7 @@ from wherry.output import log
 from wherry.python.info import InterpreterInfo
 
 
-@dataclass
-class Source:
+class Source(msgspec.Struct):
     """A buildable source. `materialise(dir)` puts the project tree in (or returns an
     existing local tree); `name` is the project name when known, for flags and messages."""
 
@@ -337,19 +337,17 @@ class Builder:
         return _TreeContext(self, source)
 
 
-@dataclass
-class _Shared:
+class _Shared(msgspec.Struct):
     """What every builder of one run shares: the build slots and the answers of
     `get_requires_for_build_*` per source."""
 
     slots: threading.Semaphore
-    requires: dict[tuple[SourceId, str, bool], list[str]] = field(default_factory=dict)
-    fresh: set[SourceId] = field(default_factory=set)  # rebuilt in this run (--refresh)
-    waits: BuildWaits = field(default_factory=BuildWaits)  # across concurrent chains
+    requires: dict[tuple[SourceId, str, bool], list[str]] = msgspec.field(default_factory=dict)
+    fresh: set[SourceId] = msgspec.field(default_factory=set)  # rebuilt in this run (--refresh)
+    waits: BuildWaits = msgspec.field(default_factory=BuildWaits)  # across concurrent chains
 
 
-@dataclass
-class _KeptSource:
+class _KeptSource(msgspec.Struct):
     """A source whose metadata was prepared: its tree (`work`, a copy to delete, if any)
     and its backend process, kept for its build later in the run."""
 

@@ -24,8 +24,9 @@ import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from wherry.cache.entry import file_sha256, persist_dir, write_atomic
 from wherry.cache.layout import Cache
@@ -33,8 +34,7 @@ from wherry.cache.lock import HeldLock
 from wherry.output import log
 
 
-@dataclass(frozen=True)
-class SourceId:
+class SourceId(msgspec.Struct, frozen=True):
     """What is being built, as a cache key: `kind` is sdist, path, git or url."""
 
     kind: str

@@ -17,9 +17,10 @@ import hashlib
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
 
 from wherry.build.frontend import hook_environ
 from wherry.output import log
@@ -29,8 +30,7 @@ if TYPE_CHECKING:
     from wherry.build.builder import Builder
 
 
-@dataclass(frozen=True)
-class BuildEnvironment:
+class BuildEnvironment(msgspec.Struct, frozen=True):
     """Where a backend runs: its interpreter and prefix, as an install target too."""
 
     info: InterpreterInfo

@@ -18,9 +18,10 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+import msgspec
 
 from wherry.output import DEBUG, log
 
@@ -37,8 +38,7 @@ class HookProcessDied(Exception):
         self.output = output
 
 
-@dataclass
-class HookReply:
+class HookReply(msgspec.Struct):
     """A hook's reply (see hook_server.py for its keys) and the output it printed."""
 
     data: dict[str, Any]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from wherry.errors import BuildError
 
@@ -27,8 +28,7 @@ _IGNORED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".tox", ".nox",
                            "build", "dist", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 
 
-@dataclass(frozen=True)
-class BuildSystem:
+class BuildSystem(msgspec.Struct, frozen=True):
     """The PEP 517/518 build system of a source tree."""
 
     requires: tuple[str, ...]

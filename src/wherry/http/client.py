@@ -38,8 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-import msgspec
-
 from wherry import __version__
 from wherry.errors import HashMismatch, IndexError_, NetworkError, UsageError
 from wherry.http.auth import Authenticator, split_userinfo
@@ -74,16 +72,34 @@ _REASONS = {
 _worker = threading.local()
 
 
-class Response(msgspec.Struct):
-    """A finished response: the final URL after redirects, status, lower-cased headers, body."""
+class Response:
+    """A finished response: the final URL after redirects, status, lower-cased headers, body.
 
-    url: str
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    # The body's sha256 (hex), when it was computed while the body arrived (`get(...,
-    # digest=True)`); `sha256()` computes it otherwise.
-    digest: str | None = None
+    A plain class (neither a dataclass, which compiles its methods at import, nor a
+    `msgspec.Struct`: this module is imported on paths that never load msgspec)."""
+
+    __slots__ = ("body", "digest", "headers", "status", "url")
+
+    def __init__(self, url: str, status: int, headers: dict[str, str], body: bytes,
+                 digest: str | None = None) -> None:
+        self.url = url
+        self.status = status
+        self.headers = headers
+        self.body = body
+        # The body's sha256 (hex), when it was computed while the body arrived (`get(...,
+        # digest=True)`); `sha256()` computes it otherwise.
+        self.digest = digest
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Response) and (
+            (self.url, self.status, self.headers, self.body)
+            == (other.url, other.status, other.headers, other.body))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"Response(url={self.url!r}, status={self.status}, headers={self.headers!r}, "
+                f"body=<{len(self.body)} bytes>)")
 
     def sha256(self) -> str:
         """The body's sha256, hex."""
