@@ -11,7 +11,7 @@ request still left 80 ms after the first). Here a worker is started with
 requests' threads all exist within a millisecond and each leaves as soon as it gets the
 GIL.
 
-The results are `concurrent.futures.Future`s, so callers wait on them as before. The
+The results are `wherry.futures.Future`s (`concurrent.futures`' interface). The
 workers are not `threading.Thread` objects (that is the point), so they are shut down and
 joined by `shutdown`, which also runs at interpreter exit: a job that has started always
 finishes; jobs still queued then are cancelled only when asked (`cancel_futures`), as with
@@ -26,12 +26,13 @@ import queue
 import threading
 import weakref
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any, TypeVar
+
+from wherry.futures import Future
 
 T = TypeVar("T")
 
-_Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]
+_Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
 class Workers:
@@ -61,13 +62,13 @@ class Workers:
     def max_workers(self) -> int:
         return self._max
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        """Queue `fn(*args)`; raises RuntimeError after `shutdown`."""
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        """Queue `fn(*args, **kwargs)`; raises RuntimeError after `shutdown`."""
         future: Future[T] = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot schedule new futures after shutdown")
-            self._jobs.put((future, fn, args))
+            self._jobs.put((future, fn, args, kwargs))
             self._queued += 1
             if self._queued > self._idle + self._owed and self._started < self._max:
                 number = self._started
@@ -127,17 +128,17 @@ class Workers:
                 if job is None:
                     jobs.put(None)
                     return
-                future, fn, args = job
+                future, fn, args, kwargs = job
                 del job
                 if future.set_running_or_notify_cancel():
                     try:
-                        result = fn(*args)
+                        result = fn(*args, **kwargs)
                     except BaseException as exc:  # whoever waits on the future gets it
                         future.set_exception(exc)
                     else:
                         future.set_result(result)
                         del result
-                del future, fn, args
+                del future, fn, args, kwargs
                 with lock:
                     self._idle += 1
         finally:

@@ -9,7 +9,6 @@ directory (PEP 625), or the target itself for flat archives.
 from __future__ import annotations
 
 import os
-import tarfile
 import zipfile
 from pathlib import Path
 
@@ -28,6 +27,8 @@ def _inside(root: str, name: str) -> bool:
 
 
 def _extract_tar(path: Path, dest: Path) -> None:
+    import tarfile
+
     root = os.path.realpath(dest)
     with tarfile.open(path) as archive:
         members = archive.getmembers()
@@ -57,7 +58,12 @@ def _extract_zip(path: Path, dest: Path) -> None:
 
 
 def unpack_sdist(path: Path, dest: Path) -> Path:
-    """Unpack the archive at `path` into `dest`; return the project root inside it."""
+    """Unpack the archive at `path` into `dest`; return the project root inside it.
+
+    `tarfile` is imported here, not with the module: a warm install of cached builds
+    imports this module and unpacks nothing (`tarfile`, `grp`, `pwd`: ~4 ms)."""
+    import tarfile
+
     try:
         if path.name.lower().endswith(".zip"):
             _extract_zip(path, dest)

@@ -130,9 +130,10 @@ def _place_all(
         for wheel in planned:
             yield place(wheel)
         return
-    import concurrent.futures
+    from wherry.futures import wait
+    from wherry.workers import Workers
 
-    pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="wherry-place")
+    pool = Workers(threads, "wherry-place")
     futures = [pool.submit(place, wheel) for wheel in planned]
     try:
         for future in futures:
@@ -145,7 +146,7 @@ def _place_all(
         pending = [f for f in futures if not f.done()]
         while pending:
             with contextlib.suppress(KeyboardInterrupt):
-                concurrent.futures.wait(pending)
+                wait(pending)
             pending = [f for f in pending if not f.done()]
         pool.shutdown(wait=False)
 

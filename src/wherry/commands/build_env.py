@@ -25,7 +25,6 @@ import copy
 import shutil
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +32,7 @@ from wherry.build.options import BuildOptions, concurrent_builds
 from wherry.cache.entry import file_sha256
 from wherry.cache.layout import Cache
 from wherry.errors import BuildError, WherryError
+from wherry.futures import Future
 from wherry.http.client import HttpClient, file_url_to_path
 from wherry.index.models import DistFile
 from wherry.output import Printer, log
@@ -41,6 +41,7 @@ from wherry.python.info import InterpreterInfo
 from wherry.resolve.candidates import Candidate
 from wherry.resolve.metadata import CoreMetadata
 from wherry.settings import IndexSettings
+from wherry.workers import Workers
 
 if TYPE_CHECKING:
     from wherry.build.builder import Builder, Source
@@ -149,7 +150,7 @@ class BuildContext:
         self._temporary: list[Path] = []
         self.build_ahead = build_ahead
         self._ahead: dict[tuple[SourceId, bool], Future[Path]] = {}
-        self._ahead_pool: ThreadPoolExecutor | None = None
+        self._ahead_pool: Workers | None = None
 
     @property
     def build_options(self) -> BuildOptions:
@@ -211,9 +212,8 @@ class BuildContext:
             if key in self._ahead:
                 return
             if self._ahead_pool is None:
-                self._ahead_pool = ThreadPoolExecutor(
-                    max_workers=self.build_options.concurrency or concurrent_builds(),
-                    thread_name_prefix="wherry-build-ahead")
+                self._ahead_pool = Workers(
+                    self.build_options.concurrency or concurrent_builds(), "wherry-build-ahead")
             log.debug("Building %s ahead of the install", source.label)
             self._ahead[key] = self._ahead_pool.submit(self.builder.wheel, source,
                                                        editable=editable)

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import threading
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -25,6 +24,7 @@ import msgspec.structs
 from wherry.cache.entry import file_sha256, write_atomic
 from wherry.cache.layout import Cache
 from wherry.errors import BuildError
+from wherry.futures import Future
 from wherry.http.client import DownloadSink, HttpClient
 from wherry.index.models import DistFile
 from wherry.install import unpack_worker

@@ -26,7 +26,6 @@ wraps `get` with RFC 9111 decisions (hishel's sans-IO core).
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import hashlib
 import os
@@ -40,6 +39,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from wherry import __version__
 from wherry.errors import HashMismatch, IndexError_, NetworkError, UsageError
+from wherry.futures import FIRST_EXCEPTION, Future, wait
 from wherry.http.auth import Authenticator, split_userinfo
 from wherry.http.tls import insecure_context, verifying_context
 from wherry.http.urls import redact_url
@@ -381,10 +381,10 @@ class HttpClient:
                 executor = self._executor
         return executor
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run `fn(*args)` on the shared pool (inline when already on it: no deadlock)."""
         if getattr(_worker, "active", False):
-            future: concurrent.futures.Future[T] = concurrent.futures.Future()
+            future: Future[T] = Future()
             try:
                 future.set_result(fn(*args))
             except BaseException as exc:  # handed to whoever reads the future
@@ -404,12 +404,11 @@ class HttpClient:
             return [fn(item) for item in items]
         executor = self._get_executor()
         futures = [executor.submit(fn, item) for item in items]
-        done, pending = concurrent.futures.wait(
-            futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         if pending and any(f.exception() is not None for f in done):
             for future in pending:
                 future.cancel()
-            concurrent.futures.wait(pending)
+            wait(pending)
         for future in futures:
             if not future.cancelled() and future.exception() is not None:
                 raise future.exception()  # type: ignore[misc]

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import socket
 import threading
-from concurrent.futures import Future
 from typing import Any
+
+from wherry.futures import Future
 
 AddrInfo = tuple[Any, ...]  # (family, type, proto, canonname, sockaddr), as getaddrinfo
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from concurrent.futures import Future
 from datetime import datetime
 from functools import partial
 
@@ -29,6 +28,7 @@ import msgspec
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from wherry.futures import Future
 from wherry.index.models import DistFile
 from wherry.output import trace
 from wherry.platform.tags import TargetTags

@@ -20,9 +20,9 @@ import itertools
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
+from wherry.futures import Future
 from wherry.workers import Workers
 
 T = TypeVar("T")
