@@ -287,8 +287,10 @@ class EarlyStart:
     20-40 ms subprocess, and the pages of the requested packages do not depend on its
     answer: only a requirement with a marker does, and those wait. A page requested for
     a package that turns out to be installed already is a wasted request, never a
-    different answer. Nothing here runs when the interpreter's answer is cached (the
-    no-op path). Failures are left for the normal path to meet and report.
+    different answer. When the interpreter's answer is cached, nothing here runs before
+    the no-op check (the no-op path stays as light as it was); if the request is not
+    satisfied, `begin_in` does the same work then, leaving out installed packages.
+    Failures are left for the normal path to meet and report.
     """
 
     def __init__(self, options: InstallOptions, cache: Cache) -> None:

@@ -64,21 +64,18 @@ def _verifying_context(cafile: str | None, capath: str | None, source: str) -> s
 
         started = time.perf_counter()
         try:
-            system_dir = None
-            if (cafile and _is_system_store(cafile, "file")
-                    and (not capath or _is_system_store(capath, "dir"))):
-                # `--cert`/`PIP_CERT`/`SSL_CERT_FILE` (with `SSL_CERT_DIR`, if set) naming
-                # the system's own store (a common setting) trusts what the system store
-                # trusts: read it lazily.
-                system_dir = _lazy_system_store()
+            # The system store, also when `--cert`/`PIP_CERT`/`SSL_CERT_FILE` (with
+            # `SSL_CERT_DIR`, if set) name it (a common setting): read lazily if it can be.
+            system = not (cafile or capath) or bool(
+                cafile and _is_system_store(cafile, "file")
+                and (not capath or _is_system_store(capath, "dir")))
+            system_dir = _lazy_system_store() if system else None
             if system_dir:
                 context = ssl.create_default_context(capath=system_dir)
             elif cafile or capath:
                 context = ssl.create_default_context(cafile=cafile, capath=capath)
             else:
-                system_dir = _lazy_system_store()
-                context = (ssl.create_default_context(capath=system_dir) if system_dir
-                           else ssl.create_default_context())
+                context = ssl.create_default_context()
         except (OSError, ssl.SSLError) as exc:
             raise NetworkError(f"Cannot load CA certificates from {cafile or capath}: {exc}",
                                hint=f"check the file named by {source}") from None

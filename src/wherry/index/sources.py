@@ -147,11 +147,11 @@ class IndexSources:
         """`keys` with the pages not in the cache first, then the cached ones by the size
         of their cache entries, largest first.
 
-        Why: the requests leave one by one while the pool's threads start, and a page's
-        download time grows with its size (one project page here is 6.9 MB, most are a
-        few KB): when the largest is asked for last, everyone waits for it. The entry's
-        size is a stat away and tracks the page's size closely. The order only decides
-        when requests leave, never what they answer."""
+        Why: at most `WHERRY_CONCURRENT_DOWNLOADS` requests are in flight, the rest queue,
+        and a page's download time grows with its size (one project page here is 6.9 MB,
+        most are a few KB): when the largest is asked for last, everyone waits for it. The
+        entry's size is a stat away and tracks the page's size closely. The order only
+        decides when requests leave, never what they answer."""
         pages = self.pages
         if pages is None or not self.index_urls or len(keys) < 2:
             return keys
