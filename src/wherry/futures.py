@@ -57,18 +57,16 @@ class Future(Generic[T]):
             return True
 
     def set_result(self, result: T) -> None:
-        with self._lock:
-            if self._state in (_CANCELLED, _FINISHED):
-                raise RuntimeError(f"future already done: {self!r}")
-            self._result = result
-            self._state = _FINISHED
-        self._finish()
+        self._complete(result, None)
 
     def set_exception(self, exception: BaseException) -> None:
+        self._complete(None, exception)
+
+    def _complete(self, result: T | None, exception: BaseException | None) -> None:
         with self._lock:
             if self._state in (_CANCELLED, _FINISHED):
                 raise RuntimeError(f"future already done: {self!r}")
-            self._exception = exception
+            self._result, self._exception = result, exception
             self._state = _FINISHED
         self._finish()
 

@@ -13,17 +13,23 @@ def write_atomic(path: Path, data: bytes) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = _temporary_file(os.fspath(directory))
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
+        write_and_close(fd, data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_and_close(fd: int, data: bytes) -> None:
+    """Write all of `data` to the open file `fd` and close it (`os.write` directly: no
+    buffered file object for a write made once)."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _temporary_file(directory: str) -> tuple[int, str]:

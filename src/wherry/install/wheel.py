@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from wherry.cache.entry import write_and_close
 from wherry.errors import InstallError, WheelError
 from wherry.install.link import DEFAULT_LINK_MODE, LinkMode, LinkSupport, StrPath, link_tree
 from wherry.install.record import RecordRow, format_record, hash_bytes, read_record
@@ -368,12 +369,7 @@ def _write_new(
             on_exists(path)
             continue
         try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
+            write_and_close(fd, data)
             if mode & 0o111:
                 os.chmod(path, mode)  # the umask must not take the exec bit away
         except BaseException:
