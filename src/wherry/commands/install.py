@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from wherry.build.options import BuildOptions
     from wherry.commands.session import IndexSession
+    from wherry.install.site import InstalledDist
     from wherry.requirements.parse import RequirementsSpec
     from wherry.resolve.candidates import BinaryPolicy
     from wherry.settings import IndexSettings
@@ -271,7 +272,7 @@ def install(options: InstallOptions, cache: Cache, printer: Printer,
         early.close()
     try:
         return install_into(env, spec, settings, cache, printer, options, start=start,
-                            on_audited=on_audited, session=session)
+                            on_audited=on_audited, session=session, installed=early.installed)
     except BaseException:
         if session is not None:  # closing twice is harmless
             session.close()
@@ -300,8 +301,10 @@ class EarlyStart:
         self.settings: IndexSettings | None = None
         self.session: IndexSession | None = None
         self.begun = False
-        # Canonical names installed in the target, whose pages are not requested early
-        # (known when the environment is examined first: `begin_in`).
+        # What the target has installed, when it was scanned before the early requests
+        # (`begin_in`): their pages are not requested early, and `install_into` uses
+        # the scan instead of making it again.
+        self.installed: dict[str, list[InstalledDist]] | None = None
         self._installed: frozenset[str] = frozenset()
 
     def begin(self) -> None:
@@ -319,10 +322,11 @@ class EarlyStart:
         requirements file in a full environment must not refetch every page)."""
         from wherry.install.site import scan_site_packages
 
-        with contextlib.suppress(Exception):  # the site is scanned again, and reported
+        with contextlib.suppress(Exception):  # `install_into` scans again, and reports
+            self.installed = scan_site_packages(site_dirs(env))
             if not self.options.upgrade:
                 self._installed = frozenset(
-                    name for name in scan_site_packages(site_dirs(env))
+                    name for name in self.installed
                     if name not in self.options.upgrade_packages)
         self.begin()
 
@@ -442,7 +446,11 @@ def install_into(
     start: float,
     on_audited: Callable[[InterpreterInfo], None] | None = None,
     session: IndexSession | None = None,
+    installed: dict[str, list[InstalledDist]] | None = None,
 ) -> list[Change]:
+    """Resolve and install `spec` into `env`. `installed`: the target's distributions,
+    when the caller has just scanned them (another process may change them meanwhile,
+    as after any scan: the install step checks again under the environment's lock)."""
     from wherry.commands import noop
     from wherry.commands.session import IndexSession, certain_lookups
     from wherry.install.site import scan_site_packages
@@ -451,7 +459,8 @@ def install_into(
     target = target_for(env, python_platform=options.python_platform,
                         python_version=options.python_version)
     dirs = site_dirs(env)
-    installed = scan_site_packages(dirs)
+    if installed is None:
+        installed = scan_site_packages(dirs)
     # Requested packages that are not installed: the request is not satisfied, and their
     # pages will be read. Those requests leave now, before the resolver is imported.
     missing = certain_lookups(spec, target.markers, installed, options.upgrades)
