@@ -1140,3 +1140,58 @@ def test_header_values_stop_at_the_body(newline: str) -> None:
     assert header_values(newline.join(["Name: x", "Requires-Dist: y"]),
                          "Requires-Dist") == ["y"]
     assert header_values(newline + "Requires-Dist: y", "Requires-Dist") == []
+
+
+def _unpacked(tmp_path: Path, dist_info: str, metadata: str | None) -> Path:
+    archive = tmp_path / "archive"
+    (archive / dist_info).mkdir(parents=True)
+    if metadata is not None:
+        (archive / dist_info / "METADATA").write_text(metadata)
+    return archive
+
+
+@pytest.mark.parametrize(("filename", "dist_info", "name", "version"), [
+    # Spelled alike: answered without packaging.
+    ("alpha-1.0-py3-none-any.whl", "alpha-1.0.dist-info", "alpha", "1.0"),
+    ("Foo_Bar-2.0rc1.post3-py3-none-any.whl", "foo_bar-2.0rc1.post3.dist-info", "Foo.Bar",
+     "2.0rc1.post3"),
+    # Equal once normalised (PEP 440 / PEP 503): the full check.
+    ("alpha-1.0.0-py3-none-any.whl", "alpha-1.0.dist-info", "alpha", "1.0"),
+    ("alpha-1.0-1-py3-none-any.whl", "alpha-1.0.dist-info", "alpha", "1.0"),
+    ("alpha-1.0-py3-none-any.whl", "alpha-1.0.dist-info", "alpha", "1.0.0"),
+])
+def test_wheel_names_that_agree(tmp_path: Path, filename: str, dist_info: str, name: str,
+                                version: str) -> None:
+    archive = _unpacked(tmp_path, dist_info, f"Metadata-Version: 2.1\nName: {name}\n"
+                                             f"Version: {version}\n")
+    assert wheel_module._check_names(archive, dist_info, filename) == (name, version)
+
+
+@pytest.mark.parametrize(("filename", "dist_info", "metadata", "error"), [
+    ("alpha-1.0-py3-none-any.whl", "beta-1.0.dist-info", "Name: beta\nVersion: 1.0\n",
+     "its metadata is for 'beta', not 'alpha'"),
+    ("alpha-1.0-py3-none-any.whl", "alpha-1.0.dist-info", "Name: beta\nVersion: 1.0\n",
+     "its metadata is for 'beta', not 'alpha'"),
+    ("alpha-1.0-py3-none-any.whl", "alpha-1.0.dist-info", "Name: alpha\nVersion: 1.1\n",
+     "its metadata is for version 1.1, not 1.0"),
+    ("alpha-1.0-py3-none-any.whl", "alpha-1.1.dist-info", "Name: alpha\nVersion: 1.0\n",
+     "its metadata is for version 1.1, not 1.0"),
+    ("alpha-1.0-py3-none-any.whl", "alpha-1.0.dist-info", None, "has no alpha-1.0.dist-info"),
+    ("alpha-x!y-py3-none-any.whl", "alpha-1.0.dist-info", "Name: alpha\nVersion: 1.0\n",
+     "invalid wheel filename"),
+])
+def test_wheel_names_that_disagree(tmp_path: Path, filename: str, dist_info: str,
+                                   metadata: str | None, error: str) -> None:
+    archive = _unpacked(tmp_path, dist_info, metadata)
+    with pytest.raises(WheelError, match=error.replace("(", r"\(")):
+        wheel_module._check_names(archive, dist_info, filename)
+
+
+def test_plain_wheel_names_are_checked_without_packaging(tmp_path: Path) -> None:
+    archive = _unpacked(tmp_path, "alpha-1.0.dist-info", "Name: alpha\nVersion: 1.0\n")
+    code = ("import sys; from pathlib import Path; from wherry.install.wheel import "
+            f"_check_names; print(_check_names(Path({str(archive)!r}), 'alpha-1.0.dist-info', "
+            "'alpha-1.0-py3-none-any.whl'), 'packaging.utils' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "('alpha', '1.0') False"

@@ -15,6 +15,7 @@ from tests.support.packages import Wheelhouse
 from wherry.cache.layout import Cache
 from wherry.commands.install import EarlyStart, InstallOptions
 from wherry.commands.session import certain_lookups
+from wherry.output import Printer
 from wherry.requirements.parse import RequirementsSpec, parse_requirement
 
 LINUX = {"sys_platform": "linux", "python_version": "3.12", "platform_system": "Linux",
@@ -209,7 +210,7 @@ def test_early_start_in_a_known_environment_skips_installed_pages(
     for upgrade, expected in ((False, ["beta"]), (True, ["alpha", "beta"])):
         early = EarlyStart(InstallOptions(requirement_files=[requirements],
                                           index_url=index.url, upgrade=upgrade), cache)
-        early.begin_in(env)
+        assert early.begin_in(env, Printer(), time.perf_counter()) is None  # nothing stored
         try:
             assert early.begun and early.spec is not None and early.session is not None
             assert len(early.session.sources.files_for("beta")) == 1

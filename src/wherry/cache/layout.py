@@ -26,6 +26,7 @@ BUCKETS = {
     "metadata": "metadata-v1",
     "built": "built-v1",
     "noop": "noop-v1",
+    "resolutions": "resolutions-v1",  # commands/stored_resolution.py
     "replay": "replay-v1",  # also named in cli/replay.py, which must not import this
 }
 

@@ -12,7 +12,9 @@ import tempfile
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from wherry.install.lock import environment_lock
 from wherry.install.transaction import Transaction
@@ -20,12 +22,23 @@ from wherry.install.uninstall import plan_uninstall
 from wherry.install.wheel import InstalledFiles, PlannedWheel, place_wheel, plan_wheel
 from wherry.output import Printer, log
 from wherry.python.info import InterpreterInfo
-from wherry.resolve.candidates import Candidate
 
 if TYPE_CHECKING:
     from wherry.commands.install import InstallOptions
-    from wherry.commands.pipeline import Plan
     from wherry.install.site import InstalledDist
+
+
+class WheelToPlace(msgspec.Struct, frozen=True):
+    """One prepared wheel for `apply_plan`: its unpacked archive and how it is installed.
+
+    Plain data rather than the resolver's `Candidate`, so a stored resolution
+    (commands/stored_resolution.py) installs without importing the resolver."""
+
+    name: str  # canonical
+    filename: str
+    archive: Path
+    requested: bool
+    direct_url: dict[str, Any] | None = None
 
 
 def scheme_of(env: InterpreterInfo) -> dict[str, str]:
@@ -35,11 +48,12 @@ def scheme_of(env: InterpreterInfo) -> dict[str, str]:
 
 def apply_plan(
     env: InterpreterInfo,
-    plan: Plan,
-    prepared: list[tuple[Candidate, Path]],
+    remove: list[InstalledDist],
+    prepared: list[WheelToPlace],
     printer: Printer,
     options: InstallOptions,
 ) -> None:
+    """Take out `remove` and place `prepared`, as one transaction under the lock."""
     from wherry.install.compile import bytecode_requested, check_invalidation_mode
     from wherry.install.link import LinkSupport, resolve_link_mode
     from wherry.install.transaction import recover_interrupted
@@ -62,20 +76,19 @@ def apply_plan(
         recover_interrupted(prefix)  # leftovers of a killed process, before planning on them
         stash = Path(tempfile.mkdtemp(prefix=".wherry-stash-", dir=prefix))
         with Transaction(stash, protect=[prefix, *scheme_dirs]) as transaction:
-            for dist in [*plan.remove, *_changed_meanwhile(env, plan, prepared)]:
+            for dist in [*remove, *_changed_meanwhile(env, remove, prepared)]:
                 log.debug("Uninstalling %s==%s", dist.canonical_name, dist.version)
                 transaction.remove(plan_uninstall(dist, scheme_dirs))
             planned = [
                 plan_wheel(
-                    archive,
-                    filename=candidate.wheel.filename,
+                    wheel.archive,
+                    filename=wheel.filename,
                     scheme=scheme,
                     interpreter=env.executable,
-                    requested=candidate.name in plan.requested,
-                    direct_url=(candidate.direct.direct_url()
-                                if candidate.direct is not None else None),
+                    requested=wheel.requested,
+                    direct_url=wheel.direct_url,
                 )
-                for candidate, archive in prepared
+                for wheel in prepared
             ]
 
             def place(wheel: PlannedWheel) -> InstalledFiles:
@@ -85,9 +98,9 @@ def apply_plan(
 
             with (printer.progress("Installing", len(planned)) as bar,
                   contextlib.closing(_place_all(planned, place)) as placed):
-                for (candidate, _), installed in zip(prepared, placed, strict=True):
+                for wheel, installed in zip(prepared, placed, strict=True):
                     created.extend(installed.created)
-                    bar.advance(candidate.name)
+                    bar.advance(wheel.name)
         if compile_bytecode:
             _compile(env, scheme, created, printer)
 
@@ -152,7 +165,7 @@ def _place_all(
 
 
 def _changed_meanwhile(
-    env: InterpreterInfo, plan: Plan, prepared: list[tuple[Candidate, Path]]
+    env: InterpreterInfo, remove: list[InstalledDist], prepared: list[WheelToPlace]
 ) -> list[InstalledDist]:
     """Distributions of the names being installed that another wherry process installed
     between our plan and our lock: removed too, so a name never ends up installed twice."""
@@ -160,11 +173,11 @@ def _changed_meanwhile(
     from wherry.install.site import scan_site_packages
 
     present = scan_site_packages(site_dirs(env))
-    planned = {os.path.abspath(d.path) for d in plan.remove}
+    planned = {os.path.abspath(d.path) for d in remove}
     extra = [
         dist
-        for candidate, _ in prepared
-        for dist in present.get(candidate.name, [])
+        for wheel in prepared
+        for dist in present.get(wheel.name, [])
         if os.path.abspath(dist.path) not in planned
     ]
     if extra:

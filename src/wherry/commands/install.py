@@ -19,10 +19,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from wherry.build.options import BuildOptions
+    from wherry.commands.pipeline import Plan
     from wherry.commands.session import IndexSession
     from wherry.install.site import InstalledDist
     from wherry.requirements.parse import RequirementsSpec
-    from wherry.resolve.candidates import BinaryPolicy
+    from wherry.resolve.candidates import BinaryPolicy, Candidate
     from wherry.settings import IndexSettings
 
 
@@ -259,7 +260,9 @@ def install(options: InstallOptions, cache: Cache, printer: Printer,
                 on_audited(env)
             return []
         if not early.begun:
-            early.begin_in(env)
+            changes = early.begin_in(env, printer, start)
+            if changes is not None:  # a stored resolution, replayed
+                return changes
         spec = early.spec if early.spec is not None else gather_requirements(options)
         if not spec.requirements:
             raise RequirementError(
@@ -272,7 +275,8 @@ def install(options: InstallOptions, cache: Cache, printer: Printer,
         early.close()
     try:
         return install_into(env, spec, settings, cache, printer, options, start=start,
-                            on_audited=on_audited, session=session, installed=early.installed)
+                            on_audited=on_audited, session=session, installed=early.installed,
+                            stored_key=early.stored_key)
     except BaseException:
         if session is not None:  # closing twice is harmless
             session.close()
@@ -306,6 +310,9 @@ class EarlyStart:
         # the scan instead of making it again.
         self.installed: dict[str, list[InstalledDist]] | None = None
         self._installed: frozenset[str] = frozenset()
+        # The key a stored resolution of this request is (or would be) kept under
+        # (commands/stored_resolution.py); None when the request is not of that kind.
+        self.stored_key: str | None = None
 
     def begin(self) -> None:
         self.begun = True
@@ -315,11 +322,16 @@ class EarlyStart:
         finally:
             preload_resolution()
 
-    def begin_in(self, env: InterpreterInfo) -> None:
+    def begin_in(self, env: InterpreterInfo, printer: Printer, start: float
+                 ) -> list[Change] | None:
         """`begin`, for an environment already known and found not to satisfy the
         request (its answer came from the cache, so no probe ran to fill): the same
         early requests, less the pages of packages installed there (a changed
-        requirements file in a full environment must not refetch every page)."""
+        requirements file in a full environment must not refetch every page).
+
+        First, a stored resolution of this very request whose inputs are all unchanged
+        is installed instead (its changes are returned); when its pages turn out to
+        differ, the pages already read serve the normal path."""
         from wherry.install.site import scan_site_packages
 
         with contextlib.suppress(Exception):  # `install_into` scans again, and reports
@@ -328,7 +340,40 @@ class EarlyStart:
                 self._installed = frozenset(
                     name for name in self.installed
                     if name not in self.options.upgrade_packages)
+        if self.installed is not None:
+            changes = self._replay(env, self.installed, printer, start)
+            if changes is not None:
+                return changes
         self.begin()
+        return None
+
+    def _replay(self, env: InterpreterInfo, installed: dict[str, list[InstalledDist]],
+                printer: Printer, start: float) -> list[Change] | None:
+        from wherry.commands import stored_resolution as stored
+
+        if self.options.network.offline or not stored.replayable(self.options):
+            return None
+        from wherry.requirements.parse import RequirementsSpec
+
+        try:
+            settings = index_settings(self.options, RequirementsSpec())
+            self.stored_key = stored.request_key(self.options, env, installed, settings)
+            if self.stored_key is None:
+                return None
+            record = stored.load(self.cache, self.stored_key)
+            if record is None:
+                return None
+            self._open(settings, stored.page_names(record))
+            assert self.session is not None
+            if not stored.pages_unchanged(record, self.session):
+                return None
+        except Exception as exc:  # met again, and reported, by the normal path
+            log.debug("Not using a stored resolution: %s", exc)
+            return None
+        changes = stored.replay(record, env, self.cache, printer, self.options, start)
+        if changes is not None:
+            self.close()
+        return changes
 
     def _request(self) -> None:
         if not self.options.editables:
@@ -367,10 +412,13 @@ class EarlyStart:
         return quick_names(options.requirements, options.requirement_files)
 
     def _open(self, settings: IndexSettings, names: list[str]) -> None:
+        """Open the session (once: a stored resolution's may be open) and ask for the
+        pages of `names`."""
         from wherry.commands.session import IndexSession
 
-        self.settings = settings
-        self.session = IndexSession.open(settings, self.cache, self.options.network)
+        if self.session is None:
+            self.settings = settings
+            self.session = IndexSession.open(settings, self.cache, self.options.network)
         self.session.head_start(names)
 
     def close(self) -> None:
@@ -447,10 +495,13 @@ def install_into(
     on_audited: Callable[[InterpreterInfo], None] | None = None,
     session: IndexSession | None = None,
     installed: dict[str, list[InstalledDist]] | None = None,
+    stored_key: str | None = None,
 ) -> list[Change]:
     """Resolve and install `spec` into `env`. `installed`: the target's distributions,
     when the caller has just scanned them (another process may change them meanwhile,
-    as after any scan: the install step checks again under the environment's lock)."""
+    as after any scan: the install step checks again under the environment's lock).
+    `stored_key`: the request's key in commands/stored_resolution.py, made from that
+    scan; the resolution is stored under it when it is of the kind that may be."""
     from wherry.commands import noop
     from wherry.commands.session import IndexSession, certain_lookups
     from wherry.install.site import scan_site_packages
@@ -461,6 +512,11 @@ def install_into(
     dirs = site_dirs(env)
     if installed is None:
         installed = scan_site_packages(dirs)
+    if stored_key is None and not options.network.offline:
+        from wherry.commands import stored_resolution
+
+        if stored_resolution.replayable(options):  # a new interpreter: store for next time
+            stored_key = stored_resolution.request_key(options, env, installed, settings)
     # Requested packages that are not installed: the request is not satisfied, and their
     # pages will be read. Those requests leave now, before the resolver is imported.
     missing = certain_lookups(spec, target.markers, installed, options.upgrades)
@@ -499,8 +555,9 @@ def install_into(
             requested = {item.name for item in spec.requirements}
             plan = plan_changes(resolution, installed, requested, reinstall=options.reinstalls)
             hashes = RequestedHashes.of([*spec.requirements, *spec.constraints])
+            prepared: list[tuple[Candidate, Path]] = []
             changes = execute_plan(env, plan, cache, client, printer, options, builds=builds,
-                                   hashes=hashes)
+                                   hashes=hashes, prepared_sink=prepared)
         finally:
             client.close()
     finally:
@@ -512,7 +569,45 @@ def install_into(
         closure = satisfied_closure(spec.requirements, spec.constraints, after, target.markers)
         if closure is not None:
             noop.record(options, env, cache, spec, dirs, closure)
+            if stored_key is not None:
+                _store_resolution(stored_key, env, cache, options, settings, installed,
+                                  session, plan, prepared, after, closure, spec)
     return changes
+
+
+def _store_resolution(
+    key: str, env: InterpreterInfo, cache: Cache, options: InstallOptions,
+    settings: IndexSettings, before: dict[str, list[InstalledDist]], session: IndexSession,
+    plan: Plan, prepared: list[tuple[Candidate, Path]], after: dict[str, list[InstalledDist]],
+    closure: list[InstalledDist], spec: RequirementsSpec,
+) -> None:
+    """Store the resolution just installed when it may be replayed (see
+    commands/stored_resolution.py): every pin installed fresh from the index (a wheel
+    whose sha256 the index gave, or an sdist's build, as the built-wheel cache holds
+    it), and the request's inputs unchanged since the key was made."""
+    from wherry.commands import stored_resolution as stored
+
+    if plan.keep or plan.remove or len(prepared) != len(plan.install):
+        return
+    pins: list[stored.StoredPin] = []
+    for candidate, (installed_as, archive) in zip(plan.install, prepared, strict=True):
+        if (candidate.direct is not None
+                or candidate.wheel.index_url not in session.sources.index_urls):
+            return
+        file = installed_as.wheel  # the built wheel, for an sdist
+        sha256 = file.hashes.get("sha256")
+        if sha256 is None or (not candidate.needs_build and candidate.wheel != file):
+            return
+        if archive.name != sha256.lower():  # not where `archive_path` finds it again
+            return
+        pins.append(stored.StoredPin(candidate.name, str(candidate.version), file.filename,
+                                     sha256, candidate.name in plan.requested))
+    if stored.request_key(options, env, before, settings) != key:
+        return  # a requirements file or find-links folder changed meanwhile
+    record = stored.make_record(key, session.sources.page_digests(), pins, after, closure,
+                                spec.files, spec.variables)
+    if record is not None:
+        stored.store(cache, record)
 
 
 def seed_environment(venv_info: InterpreterInfo, cache: Cache, printer: Printer) -> None:

@@ -59,7 +59,7 @@ def _request_key(options: InstallOptions, env: InterpreterInfo) -> tuple[str, st
     return f"{zlib.crc32(encoded):08x}{zlib.adler32(encoded):08x}", material
 
 
-def _metadata_file(dist: InstalledDist) -> str:
+def metadata_file(dist: InstalledDist) -> str:
     if dist.path.is_dir():
         name = "PKG-INFO" if dist.is_legacy else "METADATA"
         return str(dist.path / name)
@@ -122,7 +122,7 @@ def record(
     if not applicable(options):
         return
     dists = list(satisfied_by)
-    files = [str(d) for d in site_dirs] + [_metadata_file(d) for d in dists]
+    files = [str(d) for d in site_dirs] + [metadata_file(d) for d in dists]
     files += [str(f) for f in spec.files]
     name, material = _request_key(options, env)
     verdict = {

@@ -270,9 +270,12 @@ def execute_plan(
     options: InstallOptions,
     builds: BuildContext | None = None,
     hashes: RequestedHashes | None = None,
+    prepared_sink: list[tuple[Candidate, Path]] | None = None,
 ) -> list[Change]:
     """Carry out `plan`; with `hashes` (from `--hash` options), every file installed for
-    a hashed requirement is checked first (see commands/hashes.py)."""
+    a hashed requirement is checked first (see commands/hashes.py). `prepared_sink`
+    receives what was installed for each of `plan.install`, in order: the candidate as
+    installed (a build's names the built wheel) and its unpacked archive."""
     from wherry.commands.install import Change
 
     start = time.perf_counter()
@@ -296,7 +299,7 @@ def execute_plan(
     if plan.is_empty:
         printer.summary(timed("Audited", len(plan.keep), start))
         return []
-    from wherry.commands.apply import apply_plan
+    from wherry.commands.apply import WheelToPlace, apply_plan
     from wherry.commands.prepare import cached_archive, downloaded_sha256, prepare_candidate
 
     def checked(candidate: Candidate, result: tuple[Candidate, Path]) -> tuple[Candidate, Path]:
@@ -325,10 +328,18 @@ def execute_plan(
                           [plan.install[i] for i in order]) if order else []
     found.update(zip(order, done, strict=True))
     prepared = [found[i] for i in range(len(plan.install))]
+    if prepared_sink is not None:
+        prepared_sink.extend(prepared)
     if plan.install:
         printer.summary(timed("Prepared", len(plan.install), start))
     start = time.perf_counter()
-    apply_plan(env, plan, prepared, printer, options)
+    apply_plan(env, plan.remove, [
+        WheelToPlace(candidate.name, candidate.wheel.filename, archive,
+                     requested=candidate.name in plan.requested,
+                     direct_url=(candidate.direct.direct_url()
+                                 if candidate.direct is not None else None))
+        for candidate, archive in prepared
+    ], printer, options)
     if plan.remove:
         printer.summary(timed("Uninstalled", len(plan.remove), start))
     if plan.install:

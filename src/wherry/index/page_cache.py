@@ -86,6 +86,11 @@ class StoredPage:
         self._decoded = False
 
     @property
+    def absent(self) -> bool:
+        """Whether the index answered 404 for this page (known without decoding)."""
+        return self._stored is None
+
+    @property
     def page(self) -> ProjectPage | None:
         if not self._decoded:
             stored = self._stored

@@ -38,7 +38,7 @@ from wherry.index.find_links import (
     is_remote_page,
 )
 from wherry.index.models import DistFile
-from wherry.index.page_cache import PageCache
+from wherry.index.page_cache import PageCache, StoredPage
 from wherry.index.project_page import ProjectFiles, ProjectPage
 from wherry.index.simple import (
     ACCEPT,
@@ -60,6 +60,19 @@ FIND_LINKS_ENTRY = "_find-links"
 def project_url(index_url: str, name: str) -> str:
     """`<index>/<normalised name>/` (PEP 503)."""
     return f"{index_url.rstrip('/')}/{normalize_name(name)}/"
+
+
+def _identity(response: Response) -> str:
+    """What `IndexSources.page_digests` records for a page just read."""
+    return "absent" if response.status == 404 else response.sha256()
+
+
+def _stored_identity(stored: StoredPage) -> str | None:
+    """The same for a page answered from the cache (None: stored before bodies were
+    hashed)."""
+    if stored.absent:
+        return "absent"
+    return stored.body_sha256
 
 
 def as_index_url(location: str) -> str:
@@ -98,6 +111,30 @@ class IndexSources:
         self._lookups: dict[str, _Lookup] = {}
         self._find_links_lock = threading.Lock()
         self._find_links_files: list[DistFile] | None = None
+        # What each page read said, by `<index URL> <name>`: the sha256 of the body its
+        # files came from, or "absent" (404); None when that is not known (a cached
+        # entry older than body hashes). See `page_digests`.
+        self._digests: dict[str, str | None] = {}
+
+    def page_digests(self) -> dict[str, str] | None:
+        """The identity of every project page read so far (`<index URL> <name>` → the
+        body's sha256, or "absent" for a 404); None when one of them is not known.
+
+        Why: the files a page lists (hence everything resolved from it) are a function of
+        its bytes, so a later run reading pages with the same digests would resolve the
+        same way (commands/stored_resolution.py). A remote find-links page is not
+        recorded: callers that rely on this refuse remote find-links."""
+        with self._lock:
+            digests = dict(self._digests)
+        if any(value is None for value in digests.values()):
+            return None
+        return {key: value for key, value in digests.items() if value is not None}
+
+    def _digested(self, index_url: str, name: str, digest: str | None) -> None:
+        if name == FIND_LINKS_ENTRY:
+            return
+        with self._lock:
+            self._digests[f"{index_url} {name}"] = digest
 
     def files_for(self, name: str) -> list[DistFile]:
         """Every file offered for project `name` (empty when nobody knows it)."""
@@ -227,6 +264,7 @@ class IndexSources:
         if url.startswith("file:"):
             response = self.client.get(url + "index.html", headers={"Accept": ACCEPT},
                                        allow_status=(200, 404))
+            self._digested(index_url, name, _identity(response))
             return self._parse(response, index_url, name, started, "read")
         return self._fetch_cached(index_url, name, url, ACCEPT, self.network.refreshes(name),
                                   started)
@@ -246,10 +284,12 @@ class IndexSources:
                 raise NetworkError(
                     f"the page {redact(url)} is not in the cache and --offline was given",
                     hint="run the command once without --offline to fill the cache")
+            self._digested(index_url, name, _stored_identity(stored))
             self._found(stored.page, index_url, name, started, "cached, --offline")
             return stored.page
         if self.pages is None:
             response = self.client.get(url, headers={"Accept": accept}, allow_status=(200, 404))
+            self._digested(index_url, name, _identity(response))
             return self._parse(response, index_url, name, started, "fetched")
         result = cached_get(self.client, url, headers={"Accept": accept},
                             stored=stored.policy if stored is not None else None,
@@ -258,11 +298,13 @@ class IndexSources:
             assert stored is not None
             if result.not_modified and result.policy is not None:
                 self.pages.restore(index_url, name, result.policy, stored)
+            self._digested(index_url, name, _stored_identity(stored))
             self._found(stored.page, index_url, name, started,
                         "cached, fresh" if result.fresh else "cached, revalidated")
             return stored.page
         assert result.response is not None
         digest = result.response.sha256()
+        self._digested(index_url, name, _identity(result.response))
         if (
             stored is not None
             and stored.body_sha256 == digest

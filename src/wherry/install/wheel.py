@@ -179,10 +179,42 @@ class _Plan(msgspec.Struct):
     record: dict[str, tuple[str, str, str]] = msgspec.field(default_factory=dict)
 
 
+# A wheel filename without a build tag whose name and version need no normalising to
+# compare: `name-1.2.3-py3-none-any.whl`. See `_check_names`.
+_PLAIN_WHEEL = re.compile(
+    r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._]*[A-Za-z0-9])?)"
+    r"-(?P<version>[0-9]+(?:\.[0-9]+)*(?:(?:a|b|rc)[0-9]+)?(?:\.post[0-9]+)?(?:\.dev[0-9]+)?)"
+    r"-[A-Za-z0-9._]+-[A-Za-z0-9._]+-[A-Za-z0-9._]+\.whl"
+)
+_NAME_SEPARATORS = re.compile(r"[-_.]+")
+
+
 def _check_names(
     archive: Path, dist_info: str, filename: str
 ) -> tuple[str, str]:
-    """Check the dist-info and METADATA against the filename; returns (name, version)."""
+    """Check the dist-info and METADATA against the filename; returns (name, version).
+
+    When the filename is plain (`_PLAIN_WHEEL`: a valid PEP 440 version, no build tag)
+    and the dist-info directory and METADATA spell the very same version, the names are
+    compared in their PEP 503 form without `packaging`: its import (with `packaging.tags`)
+    is ~10 ms a stored resolution never otherwise needs. Anything else takes the full
+    check, whose answer for a plain name is the same."""
+    try:
+        with open(archive / dist_info / "METADATA", encoding="utf-8", errors="replace") as handle:
+            metadata = header_map(handle.read(16384))
+    except FileNotFoundError:
+        metadata = None
+    dir_name, _, dir_version = dist_info[: -len(".dist-info")].partition("-")
+    meta_name = metadata.get("name", "") if metadata is not None else ""
+    meta_version = metadata.get("version", "") if metadata is not None else ""
+    plain = _PLAIN_WHEEL.fullmatch(os.path.basename(filename))
+    if plain is not None and metadata is not None and (
+        plain.group("version") == dir_version == meta_version
+    ):
+        wanted_name = _NAME_SEPARATORS.sub("-", plain.group("name")).lower()
+        if (_NAME_SEPARATORS.sub("-", dir_name).lower() == wanted_name
+                and _NAME_SEPARATORS.sub("-", meta_name).lower() == wanted_name):
+            return meta_name, meta_version
     from packaging.utils import (
         InvalidWheelFilename,
         canonicalize_name,
@@ -194,14 +226,8 @@ def _check_names(
         name, version, _, _ = parse_wheel_filename(os.path.basename(filename))
     except InvalidWheelFilename as error:
         raise WheelError(f"invalid wheel filename {filename!r}: {error}") from None
-    try:
-        with open(archive / dist_info / "METADATA", encoding="utf-8", errors="replace") as handle:
-            metadata = header_map(handle.read(16384))
-    except FileNotFoundError:
-        raise WheelError(f"{filename} has no {dist_info}/METADATA") from None
-    dir_name, _, dir_version = dist_info[: -len(".dist-info")].partition("-")
-    meta_name = metadata.get("name", "")
-    meta_version = metadata.get("version", "")
+    if metadata is None:
+        raise WheelError(f"{filename} has no {dist_info}/METADATA")
     wanted = canonicalize_version(version)
     if canonicalize_name(dir_name) != name or canonicalize_name(meta_name) != name:
         raise WheelError(
