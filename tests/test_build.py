@@ -308,7 +308,9 @@ def test_no_build_isolation_uses_the_target_environment(
 
     def reinstall() -> str:
         assert run_wherry("pip", "uninstall", "noiso", "--python", venv).ok
-        again = run_wherry("pip", "install", "noiso", "--python", venv, "--index-url",
+        # Not the request above, whose stored resolution (commands/stored_resolution.py)
+        # would install the same built wheel without asking the built-wheel cache.
+        again = run_wherry("pip", "install", "noiso==1.0", "--python", venv, "--index-url",
                            index.url, "--no-build-isolation", "-v")
         assert again.ok, again
         return again.stderr
