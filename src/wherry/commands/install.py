@@ -351,7 +351,7 @@ class EarlyStart:
                 printer: Printer, start: float) -> list[Change] | None:
         from wherry.commands import stored_resolution as stored
 
-        if self.options.network.offline or not stored.replayable(self.options):
+        if not stored.replayable(self.options):
             return None
         from wherry.requirements.parse import RequirementsSpec
 
@@ -512,7 +512,7 @@ def install_into(
     dirs = site_dirs(env)
     if installed is None:
         installed = scan_site_packages(dirs)
-    if stored_key is None and not options.network.offline:
+    if stored_key is None:
         from wherry.commands import stored_resolution
 
         if stored_resolution.replayable(options):  # a new interpreter: store for next time

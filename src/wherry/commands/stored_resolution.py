@@ -25,8 +25,8 @@ runs, and stores a fresh record):
   every candidate and its metadata (immutable by file hash), follow from its bytes.
 
 Only plain requests are stored (named requirements, `requirements/prescan.py`; no
-constraints, overrides, extras, editables, `-U`/`--reinstall`, `--dry-run` or
-`--exclude-newer`, which can depend on the clock) whose resolution installed every pin
+constraints, overrides, extras, editables, `-U`/`--reinstall`, `--dry-run`, `--offline`
+or `--exclude-newer`, which can depend on the clock) whose resolution installed every pin
 fresh from the index (nothing kept, replaced, or from find-links or a URL): a wheel with
 the sha256 the index gave, or an sdist's build, recorded as the built wheel that was
 installed (the built-wheel cache answers the same for the same sdist, interpreter and
@@ -89,6 +89,8 @@ _DECODER = msgspec.msgpack.Decoder(StoredResolution)
 def replayable(options: InstallOptions) -> bool:
     """Whether the request has the shape a stored resolution may answer."""
     if not options.keeps_installed or options.dry_run or options.editables:
+        return False
+    if options.network.offline:  # not stored or replayed (see the module's docstring)
         return False
     if options.constraint_files or options.network.exclude_newer is not None:
         return False
@@ -193,6 +195,7 @@ def replay(record: StoredResolution, env: InterpreterInfo, cache: Cache, printer
     from wherry.commands.install import Change
     from wherry.install.unpack import archive_path
 
+    looked_up = time.perf_counter()
     wheels: list[WheelToPlace] = []
     for pin in record.pins:
         archive = archive_path(cache, pin.sha256)
@@ -204,8 +207,7 @@ def replay(record: StoredResolution, env: InterpreterInfo, cache: Cache, printer
               len(record.pages))
     count = len(record.pins)
     printer.summary(timed("Resolved", count, start))
-    prepared = time.perf_counter()
-    printer.summary(timed("Prepared", count, prepared))
+    printer.summary(timed("Prepared", count, looked_up))  # each archive found in the cache
     applied = time.perf_counter()
     apply_plan(env, [], wheels, printer, options)
     printer.summary(timed("Installed", count, applied))
@@ -305,8 +307,6 @@ def _plain(value: Any) -> Any:
         return sorted(json.dumps(_plain(v), sort_keys=True) for v in value)
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, msgspec.Struct):
-        return _plain(msgspec.structs.asdict(value))
     if hasattr(value, "__dict__"):
         return {k: _plain(v) for k, v in vars(value).items() if not k.startswith("_")}
     return repr(value)

@@ -186,7 +186,6 @@ _PLAIN_WHEEL = re.compile(
     r"-(?P<version>[0-9]+(?:\.[0-9]+)*(?:(?:a|b|rc)[0-9]+)?(?:\.post[0-9]+)?(?:\.dev[0-9]+)?)"
     r"-[A-Za-z0-9._]+-[A-Za-z0-9._]+-[A-Za-z0-9._]+\.whl"
 )
-_NAME_SEPARATORS = re.compile(r"[-_.]+")
 
 
 def _check_names(
@@ -211,9 +210,10 @@ def _check_names(
     if plain is not None and metadata is not None and (
         plain.group("version") == dir_version == meta_version
     ):
-        wanted_name = _NAME_SEPARATORS.sub("-", plain.group("name")).lower()
-        if (_NAME_SEPARATORS.sub("-", dir_name).lower() == wanted_name
-                and _NAME_SEPARATORS.sub("-", meta_name).lower() == wanted_name):
+        from wherry.install.site import canonicalize_name
+
+        wanted_name = canonicalize_name(plain.group("name"))
+        if canonicalize_name(dir_name) == wanted_name == canonicalize_name(meta_name):
             return meta_name, meta_version
     from packaging.utils import (
         InvalidWheelFilename,
