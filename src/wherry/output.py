@@ -197,6 +197,11 @@ def timed(verb: str, count: int, start: float, noun: str = "package") -> str:
     return f"{verb} {counted(count, noun)} in {format_duration(time.perf_counter() - start)}"
 
 
+def change_line(sign: str, name: str, version: str) -> str:
+    """One line of an install's summary: ` + name==1.0` or ` - name==0.9`."""
+    return f" {sign} {name}=={version}"
+
+
 def wants_progress(stream: object) -> bool:
     """Progress bars only on a terminal (and never under TERM=dumb or CI logs)."""
     import os

@@ -32,6 +32,33 @@ def write_and_close(fd: int, data: bytes) -> None:
         os.close(fd)
 
 
+def temporary_dir(directory: str, prefix: str) -> str:
+    """A new directory `<prefix><random>` in `directory`, mode 0700: what
+    `tempfile.mkdtemp` makes, without importing `tempfile` (with `shutil`, `random` and,
+    through `shutil`, `bz2` and `lzma`: ~9 ms) on the path of an install."""
+    for _ in range(100):
+        name = os.path.join(directory, f"{prefix}{os.urandom(6).hex()}")
+        try:
+            os.mkdir(name, 0o700)
+        except FileExistsError:
+            continue
+        return name
+    raise FileExistsError(f"no free temporary name in {directory}")
+
+
+def remove_tree(path: str) -> None:
+    """Delete the directory `path` and everything in it, ignoring errors (`shutil` is
+    imported only when it is not empty)."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return
+    except OSError:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _temporary_file(directory: str) -> tuple[int, str]:
     """A new file `.tmp-<random>` in `directory`, open for writing, mode 0600: what
     `tempfile.mkstemp` makes, without importing `tempfile` (and `random`, `shutil`...)

@@ -21,7 +21,12 @@ from wherry.cli.options import (
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from wherry.cli.context import Context
+    from wherry.commands.stored_resolution import StoredResolution
+    from wherry.index.sources import IndexSources
+    from wherry.settings import IndexSettings
 
 EXAMPLES = """\
 examples:
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         **resolver_options(args),
     )
     recorder = ctx.replay
-    on_audited = None
+    on_audited = on_stored = None
     if recorder is not None:
         from wherry.commands import noop
         from wherry.python.info import InterpreterInfo
@@ -108,5 +113,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 recorder.environment(env.executable, env.raw)
                 recorder.audited(*verdict)
 
-    install(options, ctx.cache, ctx.printer, on_audited=on_audited)
+        def on_stored(env: InterpreterInfo, record: StoredResolution, settings: IndexSettings,
+                      sources: IndexSources, before: list[list[Any]]) -> None:
+            from wherry.commands import recorded_install
+
+            facts = recorded_install.facts(options, env, ctx.cache, record, settings, sources,
+                                           before)
+            if facts is not None:
+                recorder.environment(env.executable, env.raw)
+                recorder.installed(facts, recorded_install.depends_on(facts))
+
+    install(options, ctx.cache, ctx.printer, on_audited=on_audited, on_stored=on_stored)
     return 0

@@ -155,7 +155,9 @@ def holds(path: str | os.PathLike[str]) -> bool:
 
 
 def try_replay(argv: list[str]) -> int | None:
-    """Write the recorded answer of `argv` and return its exit code, if one holds."""
+    """Write the recorded answer of `argv` and return its exit code, if one holds: a
+    `list`/`freeze` output or a no-op install's, else an install's stored resolution
+    (commands/recorded_install.py)."""
     import time
 
     started = time.perf_counter()
@@ -165,14 +167,19 @@ def try_replay(argv: list[str]) -> int | None:
         return None
     try:
         name, material = _key(argv)
+    except OSError:
+        return None
+    try:
         entry = _load(os.path.join(root, BUCKET, name))
         if entry["key"] != material or not _unchanged(entry):
-            return None
+            raise ValueError("changed")
         count = entry["count"]
         if any(os.environ.get(variable) != value
                for variable, value in entry["variables"].items()):
-            return None
+            raise ValueError("changed")
     except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, zlib.error):
+        if command == "install":
+            return _replay_install(root, name, material, started)
         return None
     if entry["stdout"]:
         sys.stdout.write(entry["stdout"])
@@ -180,6 +187,30 @@ def try_replay(argv: list[str]) -> int | None:
         from wherry.output import Printer, timed
 
         Printer(color=entry["color"]).summary(timed("Audited", count, started))
+    return 0
+
+
+def install_entry_name(name: str) -> str:
+    """The file of an invocation's recorded install, beside its recorded answer `name`."""
+    return name.replace(".marshal", ".install.marshal")
+
+
+def _replay_install(root: str, name: str, material: bytes, started: float) -> int | None:
+    """Install the stored resolution recorded for this invocation, if it still holds."""
+    try:
+        entry = _load(os.path.join(root, BUCKET, install_entry_name(name)))
+        if entry["key"] != material or not _unchanged(entry):
+            return None
+        from wherry.commands import recorded_install
+
+        recorded = entry["install"]
+        if not recorded_install.holds(recorded):
+            return None
+    except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, zlib.error):
+        return None
+    if not recorded_install.install(recorded, root, quiet=entry["quiet"], color=entry["color"],
+                                    started=started):
+        return None
     return 0
 
 
@@ -204,6 +235,8 @@ class Recorder:
         self.variables: dict[str, str | None] = {}
         self.quiet = False
         self.color = False
+        self.install: dict[str, Any] | None = None
+        self.install_files: list[str] = []
 
     def result(self, line: str) -> None:
         self.stdout.append(line + "\n")
@@ -228,15 +261,24 @@ class Recorder:
         self.depend_on(files)
         self.variables = dict(variables)
 
+    def installed(self, recorded: dict[str, Any], files: list[str]) -> None:
+        """An install was a stored resolution's: what installing it again takes
+        (commands/recorded_install.py), and the files, beyond every entry's, whose stat
+        it depends on."""
+        self.install = recorded
+        self.install_files = list(files)
+
     def commit(self, cache_root_used: str, config_files: list[str]) -> None:
         """Store the entry, if this run may be replayed and its cache is the one
         `try_replay` will look in."""
         if self.tainted or self.interpreter is None or self.command is None:
             return
-        if self.command == "install" and self.count is None:
-            return  # it changed the environment, or could not tell: nothing to replay
         if cache_root(self.argv) != os.path.abspath(cache_root_used):
             return
+        if self.install is not None:
+            self._commit_install(cache_root_used, config_files)
+        if self.command == "install" and self.count is None:
+            return  # it changed the environment, or could not tell: nothing to replay
         name, material = self.key
         # wherry's own code that produced the answer: an upgrade, or an edit of an
         # editable checkout, must not replay what older code printed.
@@ -263,3 +305,38 @@ class Recorder:
 
         with contextlib.suppress(OSError):  # an answer not recorded: a slower next run
             write_atomic(Path(cache_root_used) / BUCKET / name, _dump(entry))
+
+    def _commit_install(self, cache_root_used: str, config_files: list[str]) -> None:
+        """Store the recorded install. It depends on every module of wherry, not only
+        those this run imported: the replay imports some of its own."""
+        import contextlib
+        from pathlib import Path
+
+        from wherry.cache.entry import write_atomic
+        from wherry.python.validators import stat_tuple
+
+        name, material = self.key
+        files = [*config_files, *venv_search_paths(self.cwd), *self.install_files,
+                 *_package_files()]
+        entry = {
+            "key": material,
+            "stats": [(path, stat_tuple(path)) for path in dict.fromkeys(files)],
+            "interpreter": self.interpreter,
+            "install": self.install,
+            "quiet": self.quiet,
+            "color": self.color,
+        }
+        with contextlib.suppress(OSError):  # not recorded: a slower next run
+            write_atomic(Path(cache_root_used) / BUCKET / install_entry_name(name),
+                         _dump(entry))
+
+
+def _package_files() -> list[str]:
+    """Every module file of the `wherry` package."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    found: list[str] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        found.extend(os.path.join(folder, name) for name in sorted(names)
+                     if name.endswith(".py"))
+    return found

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
+from wherry.cache.entry import temporary_dir
 from wherry.install.lock import environment_lock
 from wherry.install.transaction import Transaction
 from wherry.install.uninstall import plan_uninstall
@@ -24,21 +22,25 @@ from wherry.output import Printer, log
 from wherry.python.info import InterpreterInfo
 
 if TYPE_CHECKING:
-    from wherry.commands.install import InstallOptions
     from wherry.install.site import InstalledDist
 
 
-class WheelToPlace(msgspec.Struct, frozen=True):
+class WheelToPlace:
     """One prepared wheel for `apply_plan`: its unpacked archive and how it is installed.
 
     Plain data rather than the resolver's `Candidate`, so a stored resolution
-    (commands/stored_resolution.py) installs without importing the resolver."""
+    (commands/stored_resolution.py, cli/replay_install.py) installs without importing the
+    resolver, or msgspec."""
 
-    name: str  # canonical
-    filename: str
-    archive: Path
-    requested: bool
-    direct_url: dict[str, Any] | None = None
+    __slots__ = ("archive", "direct_url", "filename", "name", "requested")
+
+    def __init__(self, name: str, filename: str, archive: Path, requested: bool,
+                 direct_url: dict[str, Any] | None = None) -> None:
+        self.name = name  # canonical
+        self.filename = filename
+        self.archive = archive
+        self.requested = requested
+        self.direct_url = direct_url
 
 
 def scheme_of(env: InterpreterInfo) -> dict[str, str]:
@@ -51,9 +53,14 @@ def apply_plan(
     remove: list[InstalledDist],
     prepared: list[WheelToPlace],
     printer: Printer,
-    options: InstallOptions,
+    *,
+    link_mode: str | None,
+    compile_bytecode: bool | None,
 ) -> None:
-    """Take out `remove` and place `prepared`, as one transaction under the lock."""
+    """Take out `remove` and place `prepared`, as one transaction under the lock.
+
+    `link_mode` and `compile_bytecode` as the options give them (None: their variables,
+    else the defaults)."""
     from wherry.install.compile import bytecode_requested, check_invalidation_mode
     from wherry.install.link import LinkSupport, resolve_link_mode
     from wherry.install.transaction import recover_interrupted
@@ -61,9 +68,9 @@ def apply_plan(
     prefix = Path(env.prefix)
     scheme = scheme_of(env)
     scheme_dirs = [Path(p) for p in scheme.values()]
-    link_mode = resolve_link_mode(options.link_mode)
-    compile_bytecode = bytecode_requested(getattr(options, "compile_bytecode", None))
-    if compile_bytecode:
+    mode = resolve_link_mode(link_mode)
+    compiling = bytecode_requested(compile_bytecode)
+    if compiling:
         check_invalidation_mode()
     created: list[str] = []
     link_support: LinkSupport = {}  # what the filesystems can do, found out once
@@ -74,7 +81,7 @@ def apply_plan(
                                                 f"finish with {prefix}")
     ):
         recover_interrupted(prefix)  # leftovers of a killed process, before planning on them
-        stash = Path(tempfile.mkdtemp(prefix=".wherry-stash-", dir=prefix))
+        stash = Path(temporary_dir(os.fspath(prefix), ".wherry-stash-"))
         with Transaction(stash, protect=[prefix, *scheme_dirs]) as transaction:
             for dist in [*remove, *_changed_meanwhile(env, remove, prepared)]:
                 log.debug("Uninstalling %s==%s", dist.canonical_name, dist.version)
@@ -93,7 +100,7 @@ def apply_plan(
 
             def place(wheel: PlannedWheel) -> InstalledFiles:
                 log.debug("Installing %s", wheel.filename)
-                return place_wheel(wheel, transaction, link_mode=link_mode,
+                return place_wheel(wheel, transaction, link_mode=mode,
                                    link_support=link_support)
 
             with (printer.progress("Installing", len(planned)) as bar,
@@ -101,7 +108,7 @@ def apply_plan(
                 for wheel, installed in zip(prepared, placed, strict=True):
                     created.extend(installed.created)
                     bar.advance(wheel.name)
-        if compile_bytecode:
+        if compiling:
             _compile(env, scheme, created, printer)
 
 

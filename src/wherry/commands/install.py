@@ -9,7 +9,7 @@ from pathlib import Path
 from wherry.cache.layout import Cache
 from wherry.commands.environment import site_dirs, target_environment
 from wherry.errors import RequirementError
-from wherry.output import Printer, log, timed
+from wherry.output import Printer, change_line, log, timed
 from wherry.python.info import InterpreterInfo
 from wherry.settings import NetworkSettings
 
@@ -17,14 +17,23 @@ TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from wherry.build.options import BuildOptions
     from wherry.commands.pipeline import Plan
     from wherry.commands.session import IndexSession
+    from wherry.commands.stored_resolution import StoredResolution
+    from wherry.index.sources import IndexSources
     from wherry.install.site import InstalledDist
     from wherry.requirements.parse import RequirementsSpec
     from wherry.resolve.candidates import BinaryPolicy, Candidate
     from wherry.settings import IndexSettings
+
+    # Told of an install that was a stored resolution's: the environment, the record,
+    # the index settings and sources it was read with, and what was installed before
+    # (`recorded_install.installed_entries`).
+    OnStored = Callable[[InterpreterInfo, StoredResolution, IndexSettings, IndexSources,
+                         list[list[Any]]], None]
 
 
 class InstallOptions:
@@ -191,7 +200,7 @@ class Change:
         self.sign = sign
 
     def line(self) -> str:
-        return f" {self.sign} {self.name}=={self.version}"
+        return change_line(self.sign, self.name, self.version)
 
 
 def gather_requirements(options: InstallOptions) -> RequirementsSpec:
@@ -237,11 +246,13 @@ def prepare_environment(options: InstallOptions, cache: Cache) -> InterpreterInf
 
 
 def install(options: InstallOptions, cache: Cache, printer: Printer,
-            on_audited: Callable[[InterpreterInfo], None] | None = None) -> list[Change]:
+            on_audited: Callable[[InterpreterInfo], None] | None = None,
+            on_stored: OnStored | None = None) -> list[Change]:
     """Install the requested packages into the target environment; return the changes.
 
     `on_audited` is told the environment when there was nothing to do and the no-op
-    verdict for this request is stored (the command replay records from it)."""
+    verdict for this request is stored; `on_stored`, when the install was a stored
+    resolution's, replayed or just stored (the command replay records from both)."""
     start = time.perf_counter()
     prepare_tls(options)
     from wherry.python.info import while_probing
@@ -262,6 +273,8 @@ def install(options: InstallOptions, cache: Cache, printer: Printer,
         if not early.begun:
             changes = early.begin_in(env, printer, start)
             if changes is not None:  # a stored resolution, replayed
+                if on_stored is not None and early.replayed is not None:
+                    on_stored(env, *early.replayed, early.stored_before)
                 return changes
         spec = early.spec if early.spec is not None else gather_requirements(options)
         if not spec.requirements:
@@ -276,7 +289,8 @@ def install(options: InstallOptions, cache: Cache, printer: Printer,
     try:
         return install_into(env, spec, settings, cache, printer, options, start=start,
                             on_audited=on_audited, session=session, installed=early.installed,
-                            stored_key=early.stored_key)
+                            stored_key=early.stored_key, stored_before=early.stored_before,
+                            on_stored=on_stored)
     except BaseException:
         if session is not None:  # closing twice is harmless
             session.close()
@@ -313,6 +327,11 @@ class EarlyStart:
         # The key a stored resolution of this request is (or would be) kept under
         # (commands/stored_resolution.py); None when the request is not of that kind.
         self.stored_key: str | None = None
+        # What is installed as that key saw it (recorded_install.installed_entries).
+        self.stored_before: list[list[Any]] = []
+        # The stored resolution replayed, with its settings and index sources (for the
+        # command replay to record: commands/recorded_install.py).
+        self.replayed: tuple[StoredResolution, IndexSettings, IndexSources] | None = None
 
     def begin(self) -> None:
         self.begun = True
@@ -360,6 +379,9 @@ class EarlyStart:
             self.stored_key = stored.request_key(self.options, env, installed, settings)
             if self.stored_key is None:
                 return None
+            from wherry.commands.recorded_install import installed_entries
+
+            self.stored_before = installed_entries(installed)
             record = stored.load(self.cache, self.stored_key)
             if record is None:
                 return None
@@ -372,6 +394,8 @@ class EarlyStart:
             return None
         changes = stored.replay(record, env, self.cache, printer, self.options, start)
         if changes is not None:
+            assert self.session is not None
+            self.replayed = (record, settings, self.session.sources)
             self.close()
         return changes
 
@@ -496,12 +520,16 @@ def install_into(
     session: IndexSession | None = None,
     installed: dict[str, list[InstalledDist]] | None = None,
     stored_key: str | None = None,
+    stored_before: list[list[Any]] | None = None,
+    on_stored: OnStored | None = None,
 ) -> list[Change]:
     """Resolve and install `spec` into `env`. `installed`: the target's distributions,
     when the caller has just scanned them (another process may change them meanwhile,
     as after any scan: the install step checks again under the environment's lock).
     `stored_key`: the request's key in commands/stored_resolution.py, made from that
-    scan; the resolution is stored under it when it is of the kind that may be."""
+    scan (`stored_before`: that scan's `recorded_install.installed_entries`); the
+    resolution is stored under it when it is of the kind that may be, and `on_stored`
+    told."""
     from wherry.commands import noop
     from wherry.commands.session import IndexSession, certain_lookups
     from wherry.install.site import scan_site_packages
@@ -517,6 +545,11 @@ def install_into(
 
         if stored_resolution.replayable(options):  # a new interpreter: store for next time
             stored_key = stored_resolution.request_key(options, env, installed, settings)
+            stored_before = None
+    if stored_key is not None and stored_before is None:
+        from wherry.commands.recorded_install import installed_entries
+
+        stored_before = installed_entries(installed)
     # Requested packages that are not installed: the request is not satisfied, and their
     # pages will be read. Those requests leave now, before the resolver is imported.
     missing = certain_lookups(spec, target.markers, installed, options.upgrades)
@@ -570,8 +603,11 @@ def install_into(
         if closure is not None:
             noop.record(options, env, cache, spec, dirs, closure)
             if stored_key is not None:
-                _store_resolution(stored_key, env, cache, options, settings, installed,
-                                  session, plan, prepared, after, closure, spec)
+                record = _store_resolution(stored_key, env, cache, options, settings,
+                                           installed, session, plan, prepared, after,
+                                           closure, spec)
+                if record is not None and on_stored is not None:
+                    on_stored(env, record, settings, session.sources, stored_before or [])
     return changes
 
 
@@ -580,34 +616,36 @@ def _store_resolution(
     settings: IndexSettings, before: dict[str, list[InstalledDist]], session: IndexSession,
     plan: Plan, prepared: list[tuple[Candidate, Path]], after: dict[str, list[InstalledDist]],
     closure: list[InstalledDist], spec: RequirementsSpec,
-) -> None:
+) -> StoredResolution | None:
     """Store the resolution just installed when it may be replayed (see
     commands/stored_resolution.py): every pin installed fresh from the index (a wheel
     whose sha256 the index gave, or an sdist's build, as the built-wheel cache holds
-    it), and the request's inputs unchanged since the key was made."""
+    it), and the request's inputs unchanged since the key was made. The record
+    stored, if any."""
     from wherry.commands import stored_resolution as stored
 
     if plan.keep or plan.remove or len(prepared) != len(plan.install):
-        return
+        return None
     pins: list[stored.StoredPin] = []
     for candidate, (installed_as, archive) in zip(plan.install, prepared, strict=True):
         if (candidate.direct is not None
                 or candidate.wheel.index_url not in session.sources.index_urls):
-            return
+            return None
         file = installed_as.wheel  # the built wheel, for an sdist
         sha256 = file.hashes.get("sha256")
         if sha256 is None or (not candidate.needs_build and candidate.wheel != file):
-            return
+            return None
         if archive.name != sha256.lower():  # not where `archive_path` finds it again
-            return
+            return None
         pins.append(stored.StoredPin(candidate.name, str(candidate.version), file.filename,
                                      sha256, candidate.name in plan.requested))
     if stored.request_key(options, env, before, settings) != key:
-        return  # a requirements file or find-links folder changed meanwhile
+        return None  # a requirements file or find-links folder changed meanwhile
     record = stored.make_record(key, session.sources.page_digests(), pins, after, closure,
                                 spec.files, spec.variables)
     if record is not None:
         stored.store(cache, record)
+    return record
 
 
 def seed_environment(venv_info: InterpreterInfo, cache: Cache, printer: Printer) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from wherry.cache.entry import write_atomic
 from wherry.cache.layout import Cache
-from wherry.config import current as current_config
 from wherry.python.info import InterpreterInfo
 from wherry.python.validators import stat_tuple
 
@@ -39,6 +38,8 @@ _VERSION = 2  # 2: stats as python/validators.stat_tuple gives them
 def _request_key(options: InstallOptions, env: InterpreterInfo) -> tuple[str, str]:
     """(file name, key material); the material is compared on read (see info.py)."""
     import zlib
+
+    from wherry.config import current as current_config
 
     request = {
         "version": _VERSION,
@@ -125,10 +126,22 @@ def record(
     files = [str(d) for d in site_dirs] + [metadata_file(d) for d in dists]
     files += [str(f) for f in spec.files]
     name, material = _request_key(options, env)
+    write_verdict(cache, name, material, len(dists), files, spec.variables)
+
+
+def verdict_key(options: InstallOptions, env: InterpreterInfo) -> tuple[str, str]:
+    """(file name, key material) of the verdict for `options` in `env`: what
+    commands/recorded_install.py keeps, to store the same verdict without `options`."""
+    return _request_key(options, env)
+
+
+def write_verdict(cache: Cache, name: str, material: str, count: int, files: list[str],
+                  variables: dict[str, str | None]) -> None:
+    """Store a verdict over `files` as they are now."""
     verdict = {
         "key": material,
-        "count": len(dists),
+        "count": count,
         "stats": [[file, stat_tuple(file)] for file in files],
-        "variables": spec.variables,
+        "variables": variables,
     }
     write_atomic(cache.bucket("noop") / f"{name}.json", json.dumps(verdict).encode())

@@ -339,7 +339,8 @@ def execute_plan(
                      direct_url=(candidate.direct.direct_url()
                                  if candidate.direct is not None else None))
         for candidate, archive in prepared
-    ], printer, options)
+    ], printer, link_mode=options.link_mode,
+        compile_bytecode=getattr(options, "compile_bytecode", None))
     if plan.remove:
         printer.summary(timed("Uninstalled", len(plan.remove), start))
     if plan.install:

@@ -17,7 +17,8 @@ runs, and stores a fresh record):
 - the target: the interpreter's probed facts (markers, tags, PEP 600 answers, scheme);
 - what is installed there (name, version and dist-info of each distribution), since
   installed versions are preferred;
-- local find-links: each listed file's name, size and modification time;
+- local find-links: each listed file's name, size and modification time (a remote
+  find-links page or file is never stored: what it offers is not in the key);
 - wherry's own code: size and modification time of each of its modules;
 - the index: the sha256 of every project page the resolution read (`IndexSources.
   page_digests`), or its 404. Those pages are fetched again (as the normal path would,
@@ -105,14 +106,14 @@ def request_key(options: InstallOptions, env: InterpreterInfo,
     """The key material of this request, or None when it cannot be stored (a remote
     find-links page, or a file that cannot be read)."""
     from wherry.commands.noop import metadata_file
+    from wherry.commands.recorded_install import find_links_listing
     from wherry.config import current as current_config
-    from wherry.index.find_links import is_remote_page
 
     listings: list[Any] = []
     for location in settings.find_links:
-        if is_remote_page(location):
-            return None
-        listings.append([location, _listing(location)])
+        if location.lower().startswith(("http:", "https:")):
+            return None  # a remote page or file: what it offers is not in the key
+        listings.append([location, find_links_listing(location)])
     files: dict[str, str | None] = {}
     build_constraints = options.build.build_constraint_files if options.build else []
     for path in [*options.requirement_files, *build_constraints]:
@@ -193,7 +194,7 @@ def replay(record: StoredResolution, env: InterpreterInfo, cache: Cache, printer
     the cache."""
     from wherry.commands.apply import WheelToPlace, apply_plan
     from wherry.commands.install import Change
-    from wherry.install.unpack import archive_path
+    from wherry.install.archives import archive_path
 
     looked_up = time.perf_counter()
     wheels: list[WheelToPlace] = []
@@ -209,7 +210,8 @@ def replay(record: StoredResolution, env: InterpreterInfo, cache: Cache, printer
     printer.summary(timed("Resolved", count, start))
     printer.summary(timed("Prepared", count, looked_up))  # each archive found in the cache
     applied = time.perf_counter()
-    apply_plan(env, [], wheels, printer, options)
+    apply_plan(env, [], wheels, printer, link_mode=options.link_mode,
+               compile_bytecode=options.compile_bytecode)
     printer.summary(timed("Installed", count, applied))
     changes = sorted((Change(pin.name, pin.version, "+") for pin in record.pins),
                      key=lambda c: (c.name, c.version))
@@ -257,21 +259,6 @@ def make_record(key: str, pages: dict[str, str] | None, pins: Iterable[StoredPin
         closure=sorted(d.canonical_name for d in closure),
         files=[str(f) for f in files], variables=dict(variables),
     )
-
-
-def _listing(location: str) -> Any:
-    """What a local find-links location offers, as data that changes when it does."""
-    from wherry.http.client import file_url_to_path
-
-    path = Path(file_url_to_path(location)) if location.startswith("file:") else Path(
-        location).expanduser()
-    try:
-        if path.is_dir():
-            with os.scandir(path) as entries:
-                return sorted([e.name, *_stat(e.path)] for e in entries)
-        return _stat(str(path))
-    except OSError as exc:
-        return f"unreadable: {exc.strerror}"
 
 
 def _stat(path: str) -> list[int]:

@@ -142,6 +142,11 @@ class CachedGet(msgspec.Struct):
     * otherwise `response` is new: the caller processes it and stores the result with
       `policy`, or, when `policy` is None (`no-store`, not storable), removes any stored
       entry.
+    * `plain`: `response` answers the request exactly as given (no condition, no
+      `no-cache`), sent because the stored entry (if any) was inert, and it is inert
+      too: so the entry left behind can answer no later request either, and the same
+      request will be sent next time (the command replay's install relies on this:
+      cli/replay_install.py).
     """
 
     response: Response | None
@@ -149,6 +154,7 @@ class CachedGet(msgspec.Struct):
     fresh: bool = False
     not_modified: bool = False
     revalidated: bool = False
+    plain: bool = False
 
 
 #: Response headers that can make a stored response fresh, revalidatable or special
@@ -209,7 +215,8 @@ def cached_get(client: HttpClient, url: str, *, headers: Mapping[str, str],
             policy = CachePolicy.from_response(bare, first.response.status, kept,
                                                sent_headers, first.request_time,
                                                first.response_time)
-            return CachedGet(first.response, policy, revalidated=usable is not None)
+            return CachedGet(first.response, policy, revalidated=usable is not None,
+                             plain=True)
     return _hishel_get(client, url, bare, sent_headers, usable, allow_status, clock, first)
 
 

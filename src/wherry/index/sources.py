@@ -115,6 +115,11 @@ class IndexSources:
         # files came from, or "absent" (404); None when that is not known (a cached
         # entry older than body hashes). See `page_digests`.
         self._digests: dict[str, str | None] = {}
+        # How each of those pages was read, by the same key: the (URL, Accept) of the
+        # request whose answer gave the digest when it was a plain request (sent as
+        # given, answered without caching headers: `CachedGet.plain`), else None (from
+        # the cache, revalidated, or a cacheable answer). See `plain_requests`.
+        self._requests: dict[str, tuple[str, str] | None] = {}
 
     def page_digests(self) -> dict[str, str] | None:
         """The identity of every project page read so far (`<index URL> <name>` → the
@@ -130,11 +135,36 @@ class IndexSources:
             return None
         return {key: value for key, value in digests.items() if value is not None}
 
-    def _digested(self, index_url: str, name: str, digest: str | None) -> None:
+    def plain_requests(self) -> dict[str, tuple[str, str, str | None]] | None:
+        """For every page read so far (keyed as `page_digests`): the URL and Accept
+        header of the plain request that read it, and the path of its page-cache entry
+        (None without a cache, or for a `file://` index, read every time); None when a
+        page was read any other way.
+
+        Why: a later run that sends the same requests, finds each entry unchanged (so
+        still unable to answer by itself) and gets the same digests back has read the
+        same pages the normal path would (cli/replay_install.py)."""
+        with self._lock:
+            requests = dict(self._requests)
+        found: dict[str, tuple[str, str, str | None]] = {}
+        for key, request in requests.items():
+            if request is None:
+                return None
+            index_url, _, name = key.rpartition(" ")
+            entry = (str(self.pages.path(index_url, name))
+                     if self.pages is not None and not index_url.startswith("file:")
+                     else None)
+            found[key] = (*request, entry)
+        return found
+
+    def _digested(self, index_url: str, name: str, digest: str | None,
+                  request: tuple[str, str] | None = None) -> None:
         if name == FIND_LINKS_ENTRY:
             return
+        key = f"{index_url} {name}"
         with self._lock:
-            self._digests[f"{index_url} {name}"] = digest
+            self._digests[key] = digest
+            self._requests[key] = request
 
     def files_for(self, name: str) -> list[DistFile]:
         """Every file offered for project `name` (empty when nobody knows it)."""
@@ -264,7 +294,7 @@ class IndexSources:
         if url.startswith("file:"):
             response = self.client.get(url + "index.html", headers={"Accept": ACCEPT},
                                        allow_status=(200, 404))
-            self._digested(index_url, name, _identity(response))
+            self._digested(index_url, name, _identity(response), (url + "index.html", ACCEPT))
             return self._parse(response, index_url, name, started, "read")
         return self._fetch_cached(index_url, name, url, ACCEPT, self.network.refreshes(name),
                                   started)
@@ -289,7 +319,7 @@ class IndexSources:
             return stored.page
         if self.pages is None:
             response = self.client.get(url, headers={"Accept": accept}, allow_status=(200, 404))
-            self._digested(index_url, name, _identity(response))
+            self._digested(index_url, name, _identity(response), (url, accept))
             return self._parse(response, index_url, name, started, "fetched")
         result = cached_get(self.client, url, headers={"Accept": accept},
                             stored=stored.policy if stored is not None else None,
@@ -304,7 +334,8 @@ class IndexSources:
             return stored.page
         assert result.response is not None
         digest = result.response.sha256()
-        self._digested(index_url, name, _identity(result.response))
+        self._digested(index_url, name, _identity(result.response),
+                       (url, accept) if result.plain else None)
         if (
             stored is not None
             and stored.body_sha256 == digest

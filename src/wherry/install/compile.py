@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
-import subprocess
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 
 from wherry.errors import InstallError, UsageError
 from wherry.output import log, trace
+
+TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
+
+if TYPE_CHECKING:
+    import subprocess
 
 _MODES = {"timestamp": "TIMESTAMP", "checked-hash": "CHECKED_HASH",
           "unchecked-hash": "UNCHECKED_HASH"}
@@ -111,6 +114,8 @@ def _timeout() -> float | None:
 
 
 def _read_line(fd: int, timeout: float | None, what: str) -> bytes:
+    import select
+
     data = b""
     while not data.endswith(b"\n"):
         ready, _, _ = select.select([fd], [], [], timeout)
@@ -176,6 +181,8 @@ def compile_bytecode(
             os.cpu_count() or 1)
         workers = max(1, min(cpus, -(-len(files) // _FILES_PER_WORKER)))
     log.debug("Compiling %d files with %d worker(s) of %s", len(files), workers, executable)
+    import subprocess  # here: `apply` imports this module on every install (~9 ms)
+
     pool = _Pool(files, timeout)
     processes: list[subprocess.Popen[bytes]] = []
     threads: list[threading.Thread] = []

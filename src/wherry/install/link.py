@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterable
 from typing import Literal, Union
@@ -106,6 +105,8 @@ def _ensure_parent(destination: StrPath) -> None:
 
 
 def _copy(source: StrPath, destination: StrPath) -> None:
+    import shutil
+
     shutil.copyfile(source, destination)
     shutil.copymode(source, destination)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +28,8 @@ def lock_path(prefix: Path) -> Path:
 
 
 def _fallback_path(prefix: Path) -> Path:
+    import tempfile
+
     digest = hashlib.sha256(os.fsencode(os.path.abspath(prefix))).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"wherry-{digest}.lock"
 

@@ -28,14 +28,13 @@ import contextlib
 import errno
 import json
 import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Union
 
+from wherry.cache.entry import remove_tree, temporary_dir
 from wherry.output import log, trace
 
 StrPath = Union[str, "os.PathLike[str]"]
@@ -50,6 +49,8 @@ def _delete(path: str) -> None:
     """Remove a file, symlink or whole directory; a missing path is fine."""
     try:
         if os.path.isdir(path) and not os.path.islink(path):
+            import shutil
+
             shutil.rmtree(path)
         else:
             os.unlink(path)
@@ -70,6 +71,8 @@ def _move(source: str, destination: str) -> None:
     except OSError as error:
         if error.errno != errno.EXDEV:
             raise
+        import shutil
+
         shutil.move(source, destination)
 
 
@@ -103,7 +106,7 @@ class Transaction:
     def _stash_dir(self) -> str:
         if self._stash is None:
             self.stash_root.mkdir(parents=True, exist_ok=True)
-            self._stash = tempfile.mkdtemp(prefix=STASH_PREFIX, dir=self.stash_root)
+            self._stash = temporary_dir(os.fspath(self.stash_root), STASH_PREFIX)
         else:
             os.makedirs(self._stash, exist_ok=True)
         if self._journal is None:
@@ -184,7 +187,7 @@ class Transaction:
         self._done = True
         self._close_journal(delete=True)
         if self._stash is not None:
-            shutil.rmtree(self._stash, ignore_errors=True)
+            remove_tree(self._stash)
         self._prune()
 
     def rollback(self) -> None:
@@ -215,7 +218,7 @@ class Transaction:
             )
             return
         if self._stash is not None:
-            shutil.rmtree(self._stash, ignore_errors=True)
+            remove_tree(self._stash)
         trace("Rolled back %d creation(s) and %d removal(s)", len(self._created),
               len(self._stashed))
 
@@ -327,5 +330,5 @@ def recover_interrupted(prefix: Path) -> int:
                 "Undid an interrupted change to %s left by a wherry process that was killed",
                 prefix,
             )
-        shutil.rmtree(stash, ignore_errors=True)
+        remove_tree(os.fspath(stash))
     return len(stashes)

@@ -26,6 +26,8 @@ from pathlib import Path
 from wherry.cache.entry import persist_dir
 from wherry.cache.layout import Cache
 from wherry.errors import HashMismatch, WheelError
+from wherry.install.archives import MARKER as MARKER
+from wherry.install.archives import archive_path as archive_path
 from wherry.install.record import (
     WEAK_ALGORITHMS,
     RecordRow,
@@ -36,7 +38,6 @@ from wherry.install.record import (
 )
 from wherry.output import log, trace
 
-MARKER = ".wherry-complete"
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 _TRUNCATED_HINT = "the file may be truncated or not a wheel; delete it and download it again"
 # RECORD may list itself and its signatures without a hash (PEP 376/427).
@@ -51,25 +52,6 @@ def hash_file(path: Path, algorithm: str = "sha256") -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def archive_path(cache: Cache, sha256: str) -> Path | None:
-    """The complete archive entry for a wheel with this sha256, or None.
-
-    Callers look an entry up to install from it, so a hit is a use: the marker's times
-    are set to now (one `utime`, which also tells whether it exists), and `cache-max-size`
-    pruning, least recently used first (commands/cache.py), sees the entry as in use. A
-    read-only cache is still read.
-    """
-    path = cache.bucket("archives") / sha256.lower()
-    marker = path / MARKER
-    try:
-        os.utime(marker)
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return path if marker.is_file() else None
-    return path
 
 
 def unsafe_member_reason(name: str) -> str | None:

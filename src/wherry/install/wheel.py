@@ -23,8 +23,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from wherry.cache.entry import write_and_close
 from wherry.errors import InstallError, WheelError
 from wherry.install.link import DEFAULT_LINK_MODE, LinkMode, LinkSupport, StrPath, link_tree
@@ -57,13 +55,27 @@ _MAX_SHEBANG = 127
 _RESERVED_SCRIPT_RE = re.compile(r"^(python(3(\.\d+)?)?w?|activate(\.\w+)?|deactivate)$")
 
 
-class InstalledFiles(msgspec.Struct):
+# The classes below are plain (`__slots__`, no msgspec or dataclasses): this module is on
+# the path of the command replay's install (cli/replay_install.py), where importing
+# msgspec alone would cost ~12 ms.
+
+
+class InstalledFiles:
     """What an install created: the dist-info and every file and directory made."""
 
-    dist_info: Path
-    created: list[str]
-    overwritten: list[Path] = msgspec.field(default_factory=list)
-    link_mode: LinkMode = DEFAULT_LINK_MODE
+    __slots__ = ("created", "dist_info", "link_mode", "overwritten")
+
+    def __init__(self, dist_info: Path, created: list[str],
+                 overwritten: list[Path] | None = None,
+                 link_mode: LinkMode = DEFAULT_LINK_MODE) -> None:
+        self.dist_info = dist_info
+        self.created = created
+        self.overwritten = [] if overwritten is None else overwritten
+        self.link_mode: LinkMode = link_mode
+
+    def __repr__(self) -> str:
+        return (f"InstalledFiles(dist_info={self.dist_info!r}, {len(self.created)} created, "
+                f"link_mode={self.link_mode!r})")
 
     @property
     def paths(self) -> list[Path]:
@@ -71,13 +83,29 @@ class InstalledFiles(msgspec.Struct):
         return [Path(p) for p in self.created]
 
 
-class EntryPointScript(msgspec.Struct, frozen=True):
+class EntryPointScript:
     """One `console_scripts`/`gui_scripts` entry."""
 
-    name: str
-    module: str
-    attr: str
-    gui: bool
+    __slots__ = ("attr", "gui", "module", "name")
+
+    def __init__(self, name: str, module: str, attr: str, gui: bool) -> None:
+        self.name = name
+        self.module = module
+        self.attr = attr
+        self.gui = gui
+
+    def _fields(self) -> tuple[str, str, str, bool]:
+        return (self.name, self.module, self.attr, self.gui)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EntryPointScript) and other._fields() == self._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "EntryPointScript(name={!r}, module={!r}, attr={!r}, gui={!r})".format(
+            *self._fields())
 
 
 # -- pure helpers ----------------------------------------------------------------------------
@@ -171,12 +199,15 @@ def _unsafe(path: str) -> bool:
 # -- the install -----------------------------------------------------------------------------
 
 
-class _Plan(msgspec.Struct):
+class _Plan:
     """Where every file goes. `links` are (archive file, destination) pairs."""
 
-    links: dict[str, str] = msgspec.field(default_factory=dict)
-    writes: dict[str, tuple[bytes, int]] = msgspec.field(default_factory=dict)
-    record: dict[str, tuple[str, str, str]] = msgspec.field(default_factory=dict)
+    __slots__ = ("links", "record", "writes")
+
+    def __init__(self) -> None:
+        self.links: dict[str, str] = {}
+        self.writes: dict[str, tuple[bytes, int]] = {}
+        self.record: dict[str, tuple[str, str, str]] = {}
 
 
 # A wheel filename without a build tag whose name and version need no normalising to
@@ -438,7 +469,7 @@ def install_wheel(
     return place_wheel(planned, transaction, link_mode=link_mode, link_support=link_support)
 
 
-class PlannedWheel(msgspec.Struct):
+class PlannedWheel:
     """A wheel's install worked out and checked, nothing written yet (`plan_wheel`).
 
     Planning reads only the unpacked wheel; `place_wheel` then writes only the paths in
@@ -446,10 +477,13 @@ class PlannedWheel(msgspec.Struct):
     when no two of them write the same path (`commands/apply.py`).
     """
 
-    filename: str
-    dist_info: str
-    target_info: str
-    plan: _Plan
+    __slots__ = ("dist_info", "filename", "plan", "target_info")
+
+    def __init__(self, filename: str, dist_info: str, target_info: str, plan: _Plan) -> None:
+        self.filename = filename
+        self.dist_info = dist_info
+        self.target_info = target_info
+        self.plan = plan
 
     @property
     def record_path(self) -> str:
