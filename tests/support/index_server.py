@@ -468,7 +468,10 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps(json_doc, indent=1, sort_keys=True).encode("utf-8")
         else:
             body = html_doc.encode("utf-8")
-        headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
+        headers = {"Content-Type": content_type}
+        if owner.vary:
+            headers["Vary"] = "Accept, Accept-Encoding"
+
         etag = '"' + hashlib.sha256(content_type.encode() + b"\0" + body).hexdigest()[:32] + '"'
         fresh, cache = self._cache_validators(etag, mtime)
         headers.update(cache)
@@ -647,6 +650,8 @@ class IndexServer:
     - `upload_times`: filename → datetime or ISO string (default: the file's mtime),
       served as JSON `upload-time` and HTML `data-upload-time` (with `data-size`).
     - `gzip`: compress pages when the client's Accept-Encoding allows gzip.
+    - `vary`: pages say `Vary: Accept, Accept-Encoding` (off: no caching header at all,
+      as some mirrors and proxies answer).
     """
 
     def __init__(
@@ -667,8 +672,10 @@ class IndexServer:
         requires_python: Mapping[str, str] | None = None,
         upload_times: Mapping[str, datetime | str] | None = None,
         gzip: bool = True,
+        vary: bool = True,
     ) -> None:
         self.files_dir = Path(files_dir)
+        self.vary = vary
         self.json = json
         self.html = html
         self.metadata_files = metadata_files

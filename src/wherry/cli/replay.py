@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 BUCKET = "replay-v1"
-_FORMAT = 1
+_FORMAT = 2  # 2: key material by repr
 _COMMANDS = ("list", "freeze", "install")
 _UNSTABLE_VARIABLES = ("OLDPWD", "_")
 _NEVER = frozenset(("-h", "--help", "-v", "--verbose", "--outdated", "--system", "--no-cache",
@@ -100,14 +100,18 @@ def cache_root(argv: list[str]) -> str | None:
 
 def _key(argv: list[str]) -> tuple[str, bytes]:
     """(file name, key material): the material is compared on read, so two invocations
-    whose checksums collide never get each other's answer."""
+    whose checksums collide never get each other's answer.
+
+    The material is the `repr` of the key's parts, not their `marshal` form: marshal's
+    bytes for equal values differ with the objects' reference counts (shared objects
+    are written as back-references), so the same invocation could get another key."""
     from wherry import __version__
     from wherry.output import is_terminal
 
     environ = sorted((k, v) for k, v in os.environ.items() if k not in _UNSTABLE_VARIABLES)
-    material = marshal.dumps((_FORMAT, __version__, list(argv), os.getcwd(), environ,
-                              tuple(os.uname()), is_terminal(sys.stdout),
-                              is_terminal(sys.stderr)))
+    material = repr((_FORMAT, __version__, list(argv), os.getcwd(), environ,
+                     tuple(os.uname()), is_terminal(sys.stdout),
+                     is_terminal(sys.stderr))).encode("utf-8", "surrogateescape")
     return f"{zlib.crc32(material):08x}{zlib.adler32(material):08x}.marshal", material
 
 

@@ -67,11 +67,10 @@ _FORMAT = 1
 
 def dist_entries(dirs: Sequence[str | Path]) -> list[list[Any]]:
     """Each distribution directory or file in `dirs` (`.dist-info`, `.egg-info`) with the
-    stat of its metadata file, sorted: the same paths and metadata files as
-    `install.site.scan_site_packages` and `commands.noop.metadata_file`, without reading
+    size and modification time of its metadata file, sorted: the same paths and
+    metadata files as `install.site.scan_site_packages` and `commands.noop.
+    metadata_file`, and the same stat as the stored resolution's key, without reading
     any of them."""
-    from wherry.python.validators import stat_tuple
-
     found: list[list[Any]] = []
     seen: set[str] = set()
     for directory in dirs:
@@ -87,10 +86,11 @@ def dist_entries(dirs: Sequence[str | Path]) -> list[list[Any]]:
             name = entry.name
             if name.endswith(".dist-info"):
                 if entry.is_dir():
-                    found.append([entry.path, stat_tuple(os.path.join(entry.path, "METADATA"))])
+                    found.append([entry.path,
+                                  _size_and_time(os.path.join(entry.path, "METADATA"))])
             elif name.endswith(".egg-info"):
                 metadata = os.path.join(entry.path, "PKG-INFO") if entry.is_dir() else entry.path
-                found.append([entry.path, stat_tuple(metadata)])
+                found.append([entry.path, _size_and_time(metadata)])
     found.sort()
     return found
 
@@ -101,9 +101,8 @@ def installed_entries(installed: dict[str, list[InstalledDist]]) -> list[list[An
     here and present in `dist_entries`: such an environment never matches, and takes
     the normal path."""
     from wherry.commands.noop import metadata_file
-    from wherry.python.validators import stat_tuple
 
-    return sorted([str(dist.path), stat_tuple(metadata_file(dist))]
+    return sorted([str(dist.path), _size_and_time(metadata_file(dist))]
                   for dists in installed.values() for dist in dists)
 
 
@@ -164,6 +163,7 @@ def facts(options: InstallOptions, env: InterpreterInfo, cache: Cache,
         verdict = {"name": name, "key": material, "count": count, "files": files,
                    "variables": variables}
     network = options.network
+    client = sources.client  # as configured, with the values exported from config files
     return {
         "format": _FORMAT,
         "raw": env.raw,
@@ -177,7 +177,9 @@ def facts(options: InstallOptions, env: InterpreterInfo, cache: Cache,
         "client": {"cert": network.cert,
                    "allow_insecure_hosts": list(network.allow_insecure_hosts),
                    "keyring_provider": network.keyring_provider,
-                   "index_urls": list(settings.index_urls)},
+                   "index_urls": list(settings.index_urls),
+                   "timeout": client.timeout, "retries": client.retries,
+                   "max_workers": client.max_workers},
         "pages": pages,
         "pins": [[p.name, p.version, p.filename, p.sha256, p.requested]
                  for p in record.pins],
