@@ -201,3 +201,24 @@ def test_a_failed_page_read_takes_the_normal_path(
     assert "delta" in failed.stderr and "Traceback" not in failed.stderr
     assert not _summary(failed)
     assert not list((tmp_path / "venv").glob("lib/python3*/site-packages/delta*"))
+
+
+def test_a_fallback_leaves_the_cache_to_the_normal_path(
+    install: Install, run_wherry: RunWherry,
+) -> None:
+    """A recorded install that steps aside lets go of the cache's lock, so the normal
+    path that follows in the same process can take it exclusive (end-of-run pruning,
+    `cache-max-size`)."""
+    from wherry.cache.layout import Cache
+    from wherry.commands import recorded_install
+
+    install("delta")
+    assert run_wherry("cache", "clean", "delta").ok  # the archive the record needs
+    [path] = _entries()
+    entry = marshal.loads(zlib.decompress(path.read_bytes()))
+    root = os.environ["WHERRY_CACHE_DIR"]
+    assert not recorded_install.install(entry["install"], root, quiet=True, color=False,
+                                        started=0.0)
+    other = Cache(Path(root))
+    assert other.lock.exclusive(wait=False)
+    other.release()

@@ -92,6 +92,15 @@ class Cache:
             self.lock.shared(on_wait=self._waiting)
         self._initialised = True
 
+    def release(self) -> None:
+        """Let go of the root's shared lock (taken again on the next use): for a handle
+        dropped before the run ends, whose lock would otherwise make this very process
+        wait on itself when it cleans or prunes through another handle."""
+        if self._lock is not None:
+            self._lock.release()
+        self._initialised = False
+        self._buckets.clear()
+
     def _waiting(self) -> None:
         import sys
 

@@ -215,6 +215,24 @@ def install(recorded: dict[str, Any], cache_root: str, *, quiet: bool, color: bo
     from pathlib import Path
 
     from wherry.cache.layout import Cache
+
+    cache = Cache(Path(cache_root))
+    ready = _ready(recorded, cache)
+    if ready is None:
+        # The normal path opens the cache again; this handle's shared lock must not be
+        # left behind for it to wait on (the end-of-run pruning locks the root).
+        cache.release()
+        return False
+    wheels, prepared = ready
+    _apply(recorded, cache, wheels, quiet=quiet, color=color, started=started,
+           prepared=prepared)
+    return True
+
+
+def _ready(recorded: dict[str, Any], cache: Cache) -> tuple[list[Any], float] | None:
+    """The wheels to place (and the seconds spent finding them in the cache), once every
+    page has been read again and hashes as recorded; None when one does not, or an
+    archive is missing."""
     from wherry.http.client import HttpClient
     from wherry.output import log
 
@@ -222,7 +240,6 @@ def install(recorded: dict[str, Any], cache_root: str, *, quiet: bool, color: bo
     try:
         pages = sorted(recorded["pages"], key=lambda page: -page[4])  # largest first
         reads = [client.submit(_identity, client, url, accept) for url, accept, *_ in pages]
-        cache = Cache(Path(cache_root))
         from wherry.commands.apply import WheelToPlace
         from wherry.install.archives import archive_path
 
@@ -232,7 +249,7 @@ def install(recorded: dict[str, Any], cache_root: str, *, quiet: bool, color: bo
             archive = archive_path(cache, sha256)
             if archive is None:
                 log.debug("%s is no longer in the cache", filename)
-                return False
+                return None
             wheels.append(WheelToPlace(name, filename, archive, requested))
         prepared = time.perf_counter() - looked_up
         for page, read in zip(pages, reads, strict=True):
@@ -240,15 +257,13 @@ def install(recorded: dict[str, Any], cache_root: str, *, quiet: bool, color: bo
                 if read.result() != page[2]:
                     log.debug("%s answered differently since this install was recorded",
                               page[0])
-                    return False
+                    return None
             except Exception as exc:  # met again, and reported, by the normal path
                 log.debug("Reading %s again failed: %s", page[0], exc)
-                return False
+                return None
     finally:
         client.close()
-    _apply(recorded, cache, wheels, quiet=quiet, color=color, started=started,
-           prepared=prepared)
-    return True
+    return wheels, prepared
 
 
 def _identity(client: Any, url: str, accept: str) -> str:
