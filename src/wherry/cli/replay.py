@@ -24,6 +24,12 @@ and records afresh; so no recorded answer can differ from the one the normal pat
   distribution's directory, metadata and `direct_url.json`; for `install`, the files and
   variables its no-op verdict (commands/noop.py) depends on.
 
+A `pip install` that changed the environment has a second kind of entry beside the
+first (`<key>.install.marshal`): when its resolution was a stored one
+(commands/stored_resolution.py), what installing it again takes, which a later run of
+the same invocation does before argparse once its own checks hold
+(commands/recorded_install.py: the installed set, the pages read again).
+
 Not replayed: `-v` and `WHERRY_LOG` (their output is the point), `--help`, `--outdated`
 (asks the index), `--system` and version requests like `--python 3.12` (found on
 `PATH`), `--no-cache`, and anything reading stdin. Entries live in the cache
