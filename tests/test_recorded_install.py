@@ -222,3 +222,19 @@ def test_a_fallback_leaves_the_cache_to_the_normal_path(
     other = Cache(Path(root))
     assert other.lock.exclusive(wait=False)
     other.release()
+
+
+def test_an_index_url_with_credentials_is_not_recorded(
+    run_wherry: RunWherry, make_index: MakeIndex, wheelhouse: Wheelhouse, tmp_path: Path,
+) -> None:
+    """The entry would hold the URL, password included."""
+    server = make_index([wheelhouse.wheel("solo", "1.0")], auth=("alice", "s3cret"),
+                        vary=False)
+    index = server.url.replace("http://", "http://alice:s3cret@")
+    venv = tmp_path / "venv"
+    for _ in range(2):
+        shutil.rmtree(venv, ignore_errors=True)
+        assert run_wherry("venv", venv, "--python", sys.executable).ok
+        result = run_wherry("pip", "install", "solo", "--python", venv, "--index-url", index)
+        assert result.ok and _summary(result) == [" + solo==1.0"], result
+    assert not _entries()

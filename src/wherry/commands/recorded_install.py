@@ -139,13 +139,17 @@ def facts(options: InstallOptions, env: InterpreterInfo, cache: Cache,
           record: StoredResolution, settings: IndexSettings, sources: IndexSources,
           before: list[list[Any]]) -> dict[str, Any] | None:
     """What installing `record` again takes, for the command replay to keep (plain data);
-    None when this run cannot be answered that way: `--target`/`--prefix`, or a page
-    that was not read by a plain request."""
+    None when this run cannot be answered that way: `--target`/`--prefix`, an index URL
+    with credentials, or a page that was not read by a plain request."""
     from wherry.commands import noop
     from wherry.commands.environment import site_dirs
 
     if options.target is not None or options.prefix is not None or options.system:
         return None
+    from urllib.parse import urlsplit
+
+    if any(urlsplit(url).username is not None for url in settings.index_urls):
+        return None  # the entry would hold the URL's credentials
     requests = sources.plain_requests()
     if requests is None or set(requests) != set(record.pages):
         return None
