@@ -62,8 +62,12 @@ def index(make_index: MakeIndex, wheelhouse: Wheelhouse) -> IndexServer:
     return make_index([
         wheelhouse.wheel("alpha", "1.0", requires=["beta"]),
         wheelhouse.wheel("beta", "1.0", requires=["gamma>=1"]),
+        # A script, and a `.pth` file: an interpreter hook the install adds, which a
+        # fresh environment does not have.
         wheelhouse.wheel("gamma", "1.0",
-                         entry_points={"console_scripts": {"gamma-tool": "gamma:main"}}),
+                         entry_points={"console_scripts": {"gamma-tool": "gamma:main"}},
+                         files={"gamma.py": "def main(): pass\n",
+                                "gamma-extra.pth": "gamma-extra-dir\n"}),
         wheelhouse.wheel("delta", "1.0"),
     ], vary=False)  # no caching header at all: every page is read by a plain request
 

@@ -114,13 +114,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                 recorder.audited(*verdict)
 
         def on_stored(env: InterpreterInfo, record: StoredResolution, settings: IndexSettings,
-                      sources: IndexSources, before: list[list[Any]]) -> None:
+                      sources: IndexSources, before: dict[str, Any]) -> None:
             from wherry.commands import recorded_install
 
             facts = recorded_install.facts(options, env, ctx.cache, record, settings, sources,
                                            before)
             if facts is not None:
-                recorder.environment(env.executable, env.raw)
                 recorder.installed(facts, recorded_install.depends_on(facts))
 
     install(options, ctx.cache, ctx.printer, on_audited=on_audited, on_stored=on_stored)

@@ -246,6 +246,7 @@ class Recorder:
         self.quiet = False
         self.color = False
         self.install: dict[str, Any] | None = None
+        self.install_interpreter: dict[str, Any] | None = None
         self.install_files: list[str] = []
 
     def result(self, line: str) -> None:
@@ -273,20 +274,24 @@ class Recorder:
 
     def installed(self, recorded: dict[str, Any], files: list[str]) -> None:
         """An install was a stored resolution's: what installing it again takes
-        (commands/recorded_install.py), and the files, beyond every entry's, whose stat
+        (commands/recorded_install.py, whose `interpreter` holds the interpreter's
+        validators before the install), and the files, beyond every entry's, whose stat
         it depends on."""
-        self.install = recorded
+        self.install = dict(recorded)
+        self.install_interpreter = self.install.pop("interpreter")
         self.install_files = list(files)
 
     def commit(self, cache_root_used: str, config_files: list[str]) -> None:
         """Store the entry, if this run may be replayed and its cache is the one
         `try_replay` will look in."""
-        if self.tainted or self.interpreter is None or self.command is None:
+        if self.tainted or self.command is None:
             return
         if cache_root(self.argv) != os.path.abspath(cache_root_used):
             return
         if self.install is not None:
             self._commit_install(cache_root_used, config_files)
+        if self.interpreter is None:
+            return
         if self.command == "install" and self.count is None:
             return  # it changed the environment, or could not tell: nothing to replay
         name, material = self.key
@@ -331,7 +336,7 @@ class Recorder:
         entry = {
             "key": material,
             "stats": [(path, stat_tuple(path)) for path in dict.fromkeys(files)],
-            "interpreter": self.interpreter,
+            "interpreter": self.install_interpreter,
             "install": self.install,
             "quiet": self.quiet,
             "color": self.color,

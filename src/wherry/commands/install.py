@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
     # Told of an install that was a stored resolution's: the environment, the record,
     # the index settings and sources it was read with, and what was installed before
-    # (`recorded_install.installed_entries`).
+    # (`recorded_install.before_install`).
     OnStored = Callable[[InterpreterInfo, StoredResolution, IndexSettings, IndexSources,
-                         list[list[Any]]], None]
+                         dict[str, Any]], None]
 
 
 class InstallOptions:
@@ -273,7 +273,8 @@ def install(options: InstallOptions, cache: Cache, printer: Printer,
         if not early.begun:
             changes = early.begin_in(env, printer, start)
             if changes is not None:  # a stored resolution, replayed
-                if on_stored is not None and early.replayed is not None:
+                if (on_stored is not None and early.replayed is not None
+                        and early.stored_before is not None):
                     on_stored(env, *early.replayed, early.stored_before)
                 return changes
         spec = early.spec if early.spec is not None else gather_requirements(options)
@@ -327,8 +328,8 @@ class EarlyStart:
         # The key a stored resolution of this request is (or would be) kept under
         # (commands/stored_resolution.py); None when the request is not of that kind.
         self.stored_key: str | None = None
-        # What is installed as that key saw it (recorded_install.installed_entries).
-        self.stored_before: list[list[Any]] = []
+        # The environment as that key saw it (recorded_install.before_install).
+        self.stored_before: dict[str, Any] | None = None
         # The stored resolution replayed, with its settings and index sources (for the
         # command replay to record: commands/recorded_install.py).
         self.replayed: tuple[StoredResolution, IndexSettings, IndexSources] | None = None
@@ -379,9 +380,9 @@ class EarlyStart:
             self.stored_key = stored.request_key(self.options, env, installed, settings)
             if self.stored_key is None:
                 return None
-            from wherry.commands.recorded_install import installed_entries
+            from wherry.commands.recorded_install import before_install
 
-            self.stored_before = installed_entries(installed)
+            self.stored_before = before_install(env, installed)
             record = stored.load(self.cache, self.stored_key)
             if record is None:
                 return None
@@ -520,14 +521,14 @@ def install_into(
     session: IndexSession | None = None,
     installed: dict[str, list[InstalledDist]] | None = None,
     stored_key: str | None = None,
-    stored_before: list[list[Any]] | None = None,
+    stored_before: dict[str, Any] | None = None,
     on_stored: OnStored | None = None,
 ) -> list[Change]:
     """Resolve and install `spec` into `env`. `installed`: the target's distributions,
     when the caller has just scanned them (another process may change them meanwhile,
     as after any scan: the install step checks again under the environment's lock).
     `stored_key`: the request's key in commands/stored_resolution.py, made from that
-    scan (`stored_before`: that scan's `recorded_install.installed_entries`); the
+    scan (`stored_before`: the environment then, `recorded_install.before_install`); the
     resolution is stored under it when it is of the kind that may be, and `on_stored`
     told."""
     from wherry.commands import noop
@@ -547,9 +548,9 @@ def install_into(
             stored_key = stored_resolution.request_key(options, env, installed, settings)
             stored_before = None
     if stored_key is not None and stored_before is None:
-        from wherry.commands.recorded_install import installed_entries
+        from wherry.commands.recorded_install import before_install
 
-        stored_before = installed_entries(installed)
+        stored_before = before_install(env, installed)
     # Requested packages that are not installed: the request is not satisfied, and their
     # pages will be read. Those requests leave now, before the resolver is imported.
     missing = certain_lookups(spec, target.markers, installed, options.upgrades)
@@ -606,8 +607,8 @@ def install_into(
                 record = _store_resolution(stored_key, env, cache, options, settings,
                                            installed, session, plan, prepared, after,
                                            closure, spec)
-                if record is not None and on_stored is not None:
-                    on_stored(env, record, settings, session.sources, stored_before or [])
+                if record is not None and on_stored is not None and stored_before is not None:
+                    on_stored(env, record, settings, session.sources, stored_before)
     return changes
 
 

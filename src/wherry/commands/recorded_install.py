@@ -95,11 +95,21 @@ def dist_entries(dirs: Sequence[str | Path]) -> list[list[Any]]:
     return found
 
 
-def installed_entries(installed: dict[str, list[InstalledDist]]) -> list[list[Any]]:
-    """`dist_entries` as a scan's distributions give it (taken with the scan the stored
-    resolution's key was made from). A directory the scan could not read is missing
-    here and present in `dist_entries`: such an environment never matches, and takes
-    the normal path."""
+def before_install(env: InterpreterInfo, installed: dict[str, list[InstalledDist]]
+                   ) -> dict[str, Any]:
+    """The environment as the stored resolution's key saw it, taken with the scan that
+    key was made from: its distributions (`dist_entries`, from the scan: a directory
+    the scan could not read is missing here and present in `dist_entries`, so such an
+    environment never matches, and takes the normal path) and the interpreter's
+    validators. Both before the install: what it installs (a `.pth` file, say) is not
+    in a fresh environment the next run installs into."""
+    from wherry.python.validators import validators_of
+
+    return {"dists": _installed_entries(installed),
+            "interpreter": validators_of(env.executable, env.raw)}
+
+
+def _installed_entries(installed: dict[str, list[InstalledDist]]) -> list[list[Any]]:
     from wherry.commands.noop import metadata_file
 
     return sorted([str(dist.path), _size_and_time(metadata_file(dist))]
@@ -137,7 +147,7 @@ def _size_and_time(path: str) -> list[int]:
 
 def facts(options: InstallOptions, env: InterpreterInfo, cache: Cache,
           record: StoredResolution, settings: IndexSettings, sources: IndexSources,
-          before: list[list[Any]]) -> dict[str, Any] | None:
+          before: dict[str, Any]) -> dict[str, Any] | None:
     """What installing `record` again takes, for the command replay to keep (plain data);
     None when this run cannot be answered that way: `--target`/`--prefix`, an index URL
     with credentials, or a page that was not read by a plain request."""
@@ -176,7 +186,8 @@ def facts(options: InstallOptions, env: InterpreterInfo, cache: Cache,
         "find_links": [[location, find_links_listing(location)]
                        for location in settings.find_links],
         "site_dirs": dirs,
-        "before": before,
+        "before": before["dists"],
+        "interpreter": before["interpreter"],  # the entry's, taken out by the recorder
         "after": [path for path, _ in dist_entries(dirs)],
         "client": {"cert": network.cert,
                    "allow_insecure_hosts": list(network.allow_insecure_hosts),
