@@ -242,3 +242,34 @@ def test_an_index_url_with_credentials_is_not_recorded(
         result = run_wherry("pip", "install", "solo", "--python", venv, "--index-url", index)
         assert result.ok and _summary(result) == [" + solo==1.0"], result
     assert not _entries()
+
+
+def test_a_discovered_venv_made_again_is_the_same_target(
+    run_wherry: RunWherry, index: IndexServer, tmp_path: Path,
+) -> None:
+    """No `--python`: the `.venv` found from the working directory. Made again, it is the
+    same target (its interpreter's validators hold); a `.venv` nearer the working
+    directory is another target."""
+    sub = tmp_path / "project" / "sub"
+    sub.mkdir(parents=True)
+
+    def make(venv: Path) -> None:
+        shutil.rmtree(venv, ignore_errors=True)
+        assert run_wherry("venv", venv, "--python", sys.executable).ok
+
+    def install() -> Result:
+        result = run_wherry("pip", "install", "alpha", "--index-url", index.url, cwd=sub,
+                            env={"VIRTUAL_ENV": None, "CONDA_PREFIX": None})
+        assert result.ok, result
+        return result
+
+    truth = [" + alpha==1.0", " + beta==1.0", " + gamma==1.0"]
+    make(tmp_path / "project" / ".venv")
+    assert _summary(install()) == truth
+    _tamper()
+    make(tmp_path / "project" / ".venv")
+    assert _recorded(install())
+    make(sub / ".venv")
+    _tamper()
+    assert _summary(install()) == truth
+    assert list(sub.glob(".venv/lib/python3*/site-packages/alpha-1.0.dist-info"))

@@ -211,6 +211,8 @@ def _replay_install(root: str, name: str, material: bytes, started: float) -> in
         entry = _load(os.path.join(root, BUCKET, install_entry_name(name)))
         if entry["key"] != material or not _unchanged(entry):
             return None
+        if any(os.path.isdir(path) != found for path, found in entry["venvs"]):
+            return None
         from wherry.commands import recorded_install
 
         recorded = entry["install"]
@@ -323,7 +325,11 @@ class Recorder:
 
     def _commit_install(self, cache_root_used: str, config_files: list[str]) -> None:
         """Store the recorded install. It depends on every module of wherry, not only
-        those this run imported: the replay imports some of its own."""
+        those this run imported: the replay imports some of its own. The `.venv`
+        directories discovery looks at count by whether each is there (which one is
+        found), not by stat: a `.venv` made again is the same target when its
+        interpreter's validators hold, and an install into a fresh environment is what
+        this entry is for."""
         import contextlib
         from pathlib import Path
 
@@ -331,11 +337,11 @@ class Recorder:
         from wherry.python.validators import stat_tuple
 
         name, material = self.key
-        files = [*config_files, *venv_search_paths(self.cwd), *self.install_files,
-                 *_package_files()]
+        files = [*config_files, *self.install_files, *_package_files()]
         entry = {
             "key": material,
             "stats": [(path, stat_tuple(path)) for path in dict.fromkeys(files)],
+            "venvs": [(path, os.path.isdir(path)) for path in venv_search_paths(self.cwd)],
             "interpreter": self.install_interpreter,
             "install": self.install,
             "quiet": self.quiet,
