@@ -337,7 +337,9 @@ class Recorder:
         from wherry.python.validators import stat_tuple
 
         name, material = self.key
-        files = [*config_files, *self.install_files, *_package_files()]
+        from wherry.commands.fingerprints import package_files
+
+        files = [*config_files, *self.install_files, *package_files()]
         entry = {
             "key": material,
             "stats": [(path, stat_tuple(path)) for path in dict.fromkeys(files)],
@@ -350,14 +352,3 @@ class Recorder:
         with contextlib.suppress(OSError):  # not recorded: a slower next run
             write_atomic(Path(cache_root_used) / BUCKET / install_entry_name(name),
                          _dump(entry))
-
-
-def _package_files() -> list[str]:
-    """Every module file of the `wherry` package."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    found: list[str] = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        found.extend(os.path.join(folder, name) for name in sorted(names)
-                     if name.endswith(".py"))
-    return found

@@ -44,11 +44,11 @@ import os
 import sys
 import time
 
+from wherry.commands.fingerprints import dist_entries, find_links_listing, size_and_time
+
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs ~3 ms
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from pathlib import Path
     from typing import Any
 
     from wherry.cache.layout import Cache
@@ -62,37 +62,7 @@ if TYPE_CHECKING:
 _FORMAT = 1
 
 
-# -- what both sides compute -----------------------------------------------------------
-
-
-def dist_entries(dirs: Sequence[str | Path]) -> list[list[Any]]:
-    """Each distribution directory or file in `dirs` (`.dist-info`, `.egg-info`) with the
-    size and modification time of its metadata file, sorted: the same paths and
-    metadata files as `install.site.scan_site_packages` and `commands.noop.
-    metadata_file`, and the same stat as the stored resolution's key, without reading
-    any of them."""
-    found: list[list[Any]] = []
-    seen: set[str] = set()
-    for directory in dirs:
-        root = os.path.normpath(os.path.abspath(directory))
-        if root in seen:
-            continue
-        seen.add(root)
-        try:
-            entries = list(os.scandir(root))
-        except OSError:
-            continue
-        for entry in entries:
-            name = entry.name
-            if name.endswith(".dist-info"):
-                if entry.is_dir():
-                    found.append([entry.path,
-                                  _size_and_time(os.path.join(entry.path, "METADATA"))])
-            elif name.endswith(".egg-info"):
-                metadata = os.path.join(entry.path, "PKG-INFO") if entry.is_dir() else entry.path
-                found.append([entry.path, _size_and_time(metadata)])
-    found.sort()
-    return found
+# -- what both sides compute (the comparisons themselves: commands/fingerprints.py) -----
 
 
 def before_install(env: InterpreterInfo, installed: dict[str, list[InstalledDist]]
@@ -112,34 +82,8 @@ def before_install(env: InterpreterInfo, installed: dict[str, list[InstalledDist
 def _installed_entries(installed: dict[str, list[InstalledDist]]) -> list[list[Any]]:
     from wherry.commands.noop import metadata_file
 
-    return sorted([str(dist.path), _size_and_time(metadata_file(dist))]
+    return sorted([str(dist.path), size_and_time(metadata_file(dist))]
                   for dists in installed.values() for dist in dists)
-
-
-def find_links_listing(location: str) -> Any:
-    """What a local find-links location offers, as data that changes when it does: each
-    entry's name, size and modification time (a file: its own)."""
-    if location.startswith("file:"):
-        from wherry.http.client import file_url_to_path
-
-        path = str(file_url_to_path(location))
-    else:
-        path = os.path.expanduser(location)
-    try:
-        if os.path.isdir(path):
-            with os.scandir(path) as entries:
-                return sorted([e.name, *_size_and_time(e.path)] for e in entries)
-        return _size_and_time(path)
-    except OSError as exc:
-        return f"unreadable: {exc.strerror}"
-
-
-def _size_and_time(path: str) -> list[int]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return []
-    return [st.st_size, st.st_mtime_ns]
 
 
 # -- recording (the normal path) --------------------------------------------------------
@@ -165,7 +109,7 @@ def facts(options: InstallOptions, env: InterpreterInfo, cache: Cache,
         return None
     pages = []
     for key, (url, accept, entry) in sorted(requests.items()):
-        size = _size_and_time(entry)[:1] if entry is not None else []
+        size = size_and_time(entry)[:1] if entry is not None else []
         pages.append([url, accept, record.pages[key], entry, size[0] if size else -1])
     dirs = [str(d) for d in site_dirs(env)]
     build_constraints = options.build.build_constraint_files if options.build else []

@@ -50,6 +50,7 @@ import msgspec
 
 from wherry.cache.entry import write_atomic
 from wherry.cache.layout import Cache
+from wherry.commands.fingerprints import find_links_listing, package_files, size_and_time
 from wherry.output import Printer, log, timed
 from wherry.python.info import InterpreterInfo
 
@@ -106,7 +107,6 @@ def request_key(options: InstallOptions, env: InterpreterInfo,
     """The key material of this request, or None when it cannot be stored (a remote
     find-links page, or a file that cannot be read)."""
     from wherry.commands.noop import metadata_file
-    from wherry.commands.recorded_install import find_links_listing
     from wherry.config import current as current_config
 
     listings: list[Any] = []
@@ -130,7 +130,7 @@ def request_key(options: InstallOptions, env: InterpreterInfo,
         "interpreter": env.raw,
         # What is installed, down to each metadata file's stat (installed versions are
         # preferred, with their dependencies as their metadata states them).
-        "installed": {name: sorted([d.version, d.path.name, *_stat(metadata_file(d))]
+        "installed": {name: sorted([d.version, d.path.name, *size_and_time(metadata_file(d))]
                                    for d in dists)
                       for name, dists in sorted(installed.items())},
         "indexes": [settings.index_urls, settings.strategy],
@@ -261,24 +261,9 @@ def make_record(key: str, pages: dict[str, str] | None, pins: Iterable[StoredPin
     )
 
 
-def _stat(path: str) -> list[int]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return []
-    return [st.st_size, st.st_mtime_ns]
-
-
 def _code_fingerprint() -> list[Any]:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    found: list[Any] = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(names):
-            if name.endswith(".py"):
-                path = os.path.join(folder, name)
-                found.append([os.path.relpath(path, root), *_stat(path)])
-    return found
+    return [[os.path.relpath(path, root), *size_and_time(path)] for path in package_files()]
 
 
 def _plain(value: Any) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from wherry.output import log, trace
@@ -289,6 +289,17 @@ def scan_site_packages(dirs: Sequence[Path]) -> dict[str, list[InstalledDist]]:
     Missing directories are skipped; a directory listed twice is scanned once.
     """
     found: dict[str, list[InstalledDist]] = {}
+    for path, is_dir, legacy in distribution_entries(dirs):
+        dist = _read_egg_info(path, is_dir) if legacy else _read_dist_info(path)
+        if dist is not None:
+            found.setdefault(dist.canonical_name, []).append(dist)
+    return found
+
+
+def distribution_entries(dirs: Sequence[str | Path]) -> Iterator[tuple[str, bool, bool]]:
+    """(path, is a directory, is legacy `.egg-info`) of each `.dist-info` directory and
+    `.egg-info` entry in `dirs`, unread. Missing directories are skipped; a directory
+    listed twice is listed once."""
     seen: set[str] = set()
     for directory in dirs:
         root = os.path.normpath(os.path.abspath(directory))
@@ -301,16 +312,9 @@ def scan_site_packages(dirs: Sequence[Path]) -> dict[str, list[InstalledDist]]:
             continue
         with entries:
             for entry in entries:
-                entry_name = entry.name
-                dist: InstalledDist | None
-                if entry_name.endswith(".dist-info"):
-                    if not entry.is_dir():
-                        continue
-                    dist = _read_dist_info(entry.path)
-                elif entry_name.endswith(".egg-info"):
-                    dist = _read_egg_info(entry.path, entry.is_dir())
-                else:
-                    continue
-                if dist is not None:
-                    found.setdefault(dist.canonical_name, []).append(dist)
-    return found
+                name = entry.name
+                if name.endswith(".dist-info"):
+                    if entry.is_dir():
+                        yield entry.path, True, False
+                elif name.endswith(".egg-info"):
+                    yield entry.path, entry.is_dir(), True
