@@ -262,8 +262,9 @@ def make_record(key: str, pages: dict[str, str] | None, pins: Iterable[StoredPin
 
 
 def _code_fingerprint() -> list[Any]:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return [[os.path.relpath(path, root), *size_and_time(path)] for path in package_files()]
+    # Paths below the package's folder, by slicing: `os.path.relpath` made this ~3 ms.
+    start = len(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + 1
+    return [[path[start:], *size_and_time(path)] for path in package_files()]
 
 
 def _plain(value: Any) -> Any:
