@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import MakeIndex, Result, RunWherry
+from tests.support.environments import site_packages, tree_state
 from tests.support.index_server import IndexServer
 from tests.support.packages import Wheelhouse
 
@@ -41,20 +42,10 @@ def _tamper() -> None:
         path.write_bytes(zlib.compress(marshal.dumps(entry)))
 
 
-def _summary(result: Result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith((" + ", " - "))]
-
-
 def _recorded(result: Result) -> bool:
-    lines = _summary(result)
+    lines = result.changes
     assert lines, result
     return all(line.endswith("==0.0.0+tampered") for line in lines)
-
-
-def _tree(venv: Path) -> dict[str, bytes]:
-    site = next(venv.glob("lib/python3*/site-packages"))
-    return {str(p.relative_to(site)): p.read_bytes() for p in sorted(site.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts}
 
 
 @pytest.fixture
@@ -99,9 +90,9 @@ def test_a_repeated_install_is_installed_from_its_record(
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("alpha\ndelta==1.0\n")
     first = install("-r", requirements)
-    assert _summary(first) == [" + alpha==1.0", " + beta==1.0", " + delta==1.0",
+    assert first.changes == [" + alpha==1.0", " + beta==1.0", " + delta==1.0",
                                " + gamma==1.0"]
-    tree = _tree(tmp_path / "venv")
+    tree = tree_state(site_packages(tmp_path / "venv"))
     _tamper()
     index.reset_log()
     again = install("-r", requirements)
@@ -110,7 +101,7 @@ def test_a_repeated_install_is_installed_from_its_record(
         "Resolved 4 packages", "Prepared 4 packages", "Installed 4 packages"]
     # The same files (RECORD, INSTALLER, REQUESTED for alpha and delta, the script) as
     # the normal path installed.
-    assert _tree(tmp_path / "venv") == tree
+    assert tree_state(site_packages(tmp_path / "venv")) == tree
     script = tmp_path / "venv" / "bin" / "gamma-tool"
     assert script.read_bytes().startswith(b"#!" + os.fsencode(tmp_path / "venv" / "bin"))
     # Every page was read again, nothing downloaded.
@@ -118,7 +109,7 @@ def test_a_repeated_install_is_installed_from_its_record(
         f"/simple/{name}/" for name in ("alpha", "beta", "delta", "gamma"))
     # It stored the no-op verdict the normal path stores.
     noop = install("-r", requirements, fresh=False)
-    assert "Audited 4 packages" in noop.stderr and not _summary(noop)
+    assert "Audited 4 packages" in noop.stderr and not noop.changes
 
 
 def test_a_changed_page_is_resolved_again(
@@ -129,7 +120,7 @@ def test_a_changed_page_is_resolved_again(
     assert _recorded(install("alpha"))
     shutil.copy(wheelhouse.wheel("gamma", "2.0"), index.files_dir)
     changed = install("alpha")
-    assert _summary(changed) == [" + alpha==1.0", " + beta==1.0", " + gamma==2.0"]
+    assert changed.changes == [" + alpha==1.0", " + beta==1.0", " + gamma==2.0"]
     # The new resolution is recorded in turn.
     _tamper()
     assert _recorded(install("alpha"))
@@ -145,7 +136,7 @@ def test_changed_inputs_take_the_normal_path(
     def check(*args: str | Path, expected: list[str] = truth, again: bool = True) -> None:
         _tamper()
         result = install(*args)
-        assert _summary(result) == expected, result
+        assert result.changes == expected, result
         if again:
             _tamper()  # what that normal run recorded is used next time
             assert _recorded(install(*args))
@@ -159,7 +150,7 @@ def test_changed_inputs_take_the_normal_path(
     install("delta")
     _tamper()
     present = install("-r", requirements, fresh=False)
-    assert _summary(present) == truth
+    assert present.changes == truth
     # A find-links folder whose listing changes.
     links = tmp_path / "links"
     links.mkdir()
@@ -190,7 +181,7 @@ def test_only_plain_page_reads_are_recorded(
         assert run_wherry("venv", venv, "--python", sys.executable).ok
         result = run_wherry("pip", "install", "solo", "--python", venv, "--index-url",
                             index.url)
-        assert result.ok and _summary(result) == [" + solo==1.0"], result
+        assert result.ok and result.changes == [" + solo==1.0"], result
     assert not _entries()
 
 
@@ -203,7 +194,7 @@ def test_a_failed_page_read_takes_the_normal_path(
     index.fail["/simple/delta/"] = 404
     failed = install("delta", ok=False)
     assert "delta" in failed.stderr and "Traceback" not in failed.stderr
-    assert not _summary(failed)
+    assert not failed.changes
     assert not list((tmp_path / "venv").glob("lib/python3*/site-packages/delta*"))
 
 
@@ -240,7 +231,7 @@ def test_an_index_url_with_credentials_is_not_recorded(
         shutil.rmtree(venv, ignore_errors=True)
         assert run_wherry("venv", venv, "--python", sys.executable).ok
         result = run_wherry("pip", "install", "solo", "--python", venv, "--index-url", index)
-        assert result.ok and _summary(result) == [" + solo==1.0"], result
+        assert result.ok and result.changes == [" + solo==1.0"], result
     assert not _entries()
 
 
@@ -265,11 +256,11 @@ def test_a_discovered_venv_made_again_is_the_same_target(
 
     truth = [" + alpha==1.0", " + beta==1.0", " + gamma==1.0"]
     make(tmp_path / "project" / ".venv")
-    assert _summary(install()) == truth
+    assert install().changes == truth
     _tamper()
     make(tmp_path / "project" / ".venv")
     assert _recorded(install())
     make(sub / ".venv")
     _tamper()
-    assert _summary(install()) == truth
+    assert install().changes == truth
     assert list(sub.glob(".venv/lib/python3*/site-packages/alpha-1.0.dist-info"))

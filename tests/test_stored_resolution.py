@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import MakeIndex, Result, RunWherry
+from tests.support.environments import site_packages, tree_state
 from tests.support.index_server import IndexServer
 from tests.support.packages import Wheelhouse
 
@@ -48,16 +49,6 @@ def install(run_wherry: RunWherry, tmp_path: Path, index: IndexServer) -> Instal
     return run
 
 
-def _summary(result: Result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith((" + ", " - "))]
-
-
-def _tree(venv: Path) -> dict[str, bytes]:
-    site = next(venv.glob("lib/python3*/site-packages"))
-    return {str(p.relative_to(site)): p.read_bytes() for p in sorted(site.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts}
-
-
 def test_replay_installs_what_the_resolution_installed(
     install: Install, tmp_path: Path, index: IndexServer,
 ) -> None:
@@ -65,15 +56,15 @@ def test_replay_installs_what_the_resolution_installed(
     requirements.write_text("alpha\ndelta==1.0\n")
     first = install("-r", requirements)
     assert USED not in first.stderr
-    tree = _tree(tmp_path / "venv")
+    tree = tree_state(site_packages(tmp_path / "venv"))
     index.reset_log()
     again = install("-r", requirements)
     assert USED in again.stderr, again
-    assert _summary(again) == _summary(first) == [
+    assert again.changes == first.changes == [
         " + alpha==1.0", " + beta==1.0", " + delta==1.0", " + gamma==1.0"]
     assert "Resolved 4 packages" in again.stderr and "Installed 4 packages" in again.stderr
     # The same files, RECORD, INSTALLER and REQUESTED (alpha and delta only) as before.
-    assert _tree(tmp_path / "venv") == tree
+    assert tree_state(site_packages(tmp_path / "venv")) == tree
     # Every page was read again; no file was downloaded.
     assert sorted(index.paths()) == sorted(
         f"/simple/{name}/" for name in ("alpha", "beta", "delta", "gamma"))
@@ -84,16 +75,16 @@ def test_replay_installs_what_the_resolution_installed(
 def test_a_changed_page_is_resolved_again(
     install: Install, tmp_path: Path, index: IndexServer, wheelhouse: Wheelhouse,
 ) -> None:
-    assert _summary(install("alpha")) == [" + alpha==1.0", " + beta==1.0", " + gamma==1.0"]
+    assert install("alpha").changes == [" + alpha==1.0", " + beta==1.0", " + gamma==1.0"]
     # A new release of a dependency: its page changes, the stored pins are not used.
     shutil.copy(wheelhouse.wheel("gamma", "2.0"), index.files_dir)
     changed = install("alpha")
     assert USED not in changed.stderr
     assert "resolving again" in changed.stderr
-    assert _summary(changed) == [" + alpha==1.0", " + beta==1.0", " + gamma==2.0"]
+    assert changed.changes == [" + alpha==1.0", " + beta==1.0", " + gamma==2.0"]
     # ...and the new answer is stored and used in turn.
     assert USED in (replayed := install("alpha")).stderr
-    assert _summary(replayed) == _summary(changed)
+    assert replayed.changes == changed.changes
 
 
 def test_changed_inputs_are_not_answered_from_the_record(
@@ -105,17 +96,17 @@ def test_changed_inputs_are_not_answered_from_the_record(
     assert USED in install("-r", requirements).stderr
     # Another option, another key.
     no_deps = install("-r", requirements, "--no-deps")
-    assert USED not in no_deps.stderr and _summary(no_deps) == [" + alpha==1.0"]
+    assert USED not in no_deps.stderr and no_deps.changes == [" + alpha==1.0"]
     # The requirements file edited.
     requirements.write_text("alpha\ndelta\n")
     edited = install("-r", requirements)
-    assert USED not in edited.stderr and " + delta==1.0" in _summary(edited)
+    assert USED not in edited.stderr and " + delta==1.0" in edited.changes
     # Something already installed (installed versions are preferred by the resolver).
     venv = tmp_path / "venv"
     install("delta", fresh=True)
     present = install("-r", requirements, fresh=False)
     assert USED not in present.stderr
-    assert _summary(present) == [" + alpha==1.0", " + beta==1.0", " + gamma==1.0"]
+    assert present.changes == [" + alpha==1.0", " + beta==1.0", " + gamma==1.0"]
     assert (venv / "bin" / "python").exists()
     # A find-links folder whose listing changes.
     links = tmp_path / "links"
@@ -124,7 +115,7 @@ def test_changed_inputs_are_not_answered_from_the_record(
     assert USED in install("-r", requirements, "--find-links", links).stderr
     shutil.copy(wheelhouse.wheel("gamma", "3.0"), links)
     linked = install("-r", requirements, "--find-links", links)
-    assert USED not in linked.stderr and " + gamma==3.0" in _summary(linked)
+    assert USED not in linked.stderr and " + gamma==3.0" in linked.changes
 
 
 def test_requests_of_other_kinds_are_never_stored(
@@ -144,7 +135,7 @@ def test_a_pruned_archive_is_prepared_again(
     assert run_wherry("cache", "clean", "beta").ok
     again = install("alpha")
     assert USED not in again.stderr
-    assert _summary(again) == [" + alpha==1.0", " + beta==1.0", " + gamma==1.0"]
+    assert again.changes == [" + alpha==1.0", " + beta==1.0", " + gamma==1.0"]
     assert (tmp_path / "venv").is_dir()
     assert USED in install("alpha").stderr
 
@@ -167,11 +158,11 @@ def test_a_built_sdist_is_replayed_from_its_built_wheel(
 
     first = install()
     assert USED not in first.stderr
-    tree = _tree(venv)
+    tree = tree_state(site_packages(venv))
     again = install()
     assert USED in again.stderr, again
-    assert _summary(again) == _summary(first) == [" + alpha==1.0", " + pure==1.0"]
-    assert _tree(venv) == tree
+    assert again.changes == first.changes == [" + alpha==1.0", " + pure==1.0"]
+    assert tree_state(site_packages(venv)) == tree
     # Build options are part of the request: another config setting, another answer.
     other = install("-C", "some-key=value")
     assert USED not in other.stderr

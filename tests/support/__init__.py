@@ -33,6 +33,11 @@ class Result:
         """True when wherry exited 0."""
         return self.returncode == 0
 
+    @property
+    def changes(self) -> list[str]:
+        """The ` + name==1.0` / ` - name==0.9` lines of an install's summary."""
+        return [line for line in self.stderr.splitlines() if line.startswith((" + ", " - "))]
+
     def __str__(self) -> str:
         """Everything needed to understand a failure, for `assert r.ok, r` messages."""
         return (
